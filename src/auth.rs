@@ -1,0 +1,127 @@
+//! Who is calling, and what they may touch (DESIGN.md section 12): agents see their own agenda, their team's
+//! customers and promises, and act on their own promises; managers act on their team; admins on everything.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::{web, FromRequest, HttpRequest};
+
+use crate::domain::vocab::Role;
+use crate::error::AppError;
+use crate::repo;
+use crate::startup::AppState;
+
+/// The authenticated agent behind a request.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    /// Agent id.
+    pub agent_id: String,
+    /// Role.
+    pub role: Role,
+    /// Team, if any.
+    pub team_id: Option<String>,
+    /// Display name.
+    pub name: String,
+}
+
+impl Caller {
+    /// Whether the caller is an admin.
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    /// Refuses anyone below `role`.
+    pub fn require(&self, role: Role) -> Result<(), AppError> {
+        let rank = |r: Role| match r {
+            Role::Agent => 0,
+            Role::Manager => 1,
+            Role::Admin => 2,
+        };
+        if rank(self.role) >= rank(role) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!("this needs the {role} role; you are {}", self.role)))
+        }
+    }
+
+    /// Whether the caller may see data of a team (customers, promises, agents).
+    pub fn sees_team(&self, team_id: Option<&str>) -> bool {
+        self.is_admin() || (team_id.is_some() && team_id == self.team_id.as_deref())
+    }
+
+    /// Refuses data of another team. Answers 404 rather than 403 so ids of other teams' customers do not leak.
+    pub fn check_team(&self, team_id: Option<&str>, resource: &'static str, id: &str) -> Result<(), AppError> {
+        if self.sees_team(team_id) {
+            Ok(())
+        } else {
+            Err(AppError::not_found(resource, id))
+        }
+    }
+
+    /// Whether the caller may change a promise owned by `owner_id` whose customer is in `team_id`: its owner, a
+    /// manager of the team, or an admin.
+    pub fn check_promise_actor(&self, owner_id: &str, team_id: Option<&str>) -> Result<(), AppError> {
+        if self.is_admin() || (self.role == Role::Manager && self.sees_team(team_id)) || self.agent_id == owner_id {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden("only the promise's owner, a manager of the team or an admin may change it".into()))
+        }
+    }
+
+    /// Whether the caller may see or act for another agent (their agenda, prompts, absences): themselves, a
+    /// manager of their team, or an admin.
+    pub fn check_agent_scope(&self, agent_id: &str, agent_team: Option<&str>) -> Result<(), AppError> {
+        if self.agent_id == agent_id || self.is_admin() || (self.role == Role::Manager && self.sees_team(agent_team)) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden("you may only see your own agenda and absences".into()))
+        }
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let header = req.headers().get(actix_web::http::header::AUTHORIZATION).map(|v| v.to_str().map(str::to_owned));
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let state = state.ok_or_else(|| AppError::Internal(anyhow::anyhow!("application state missing")))?;
+            let secret = match header {
+                None => return Err(AppError::Unauthorized("missing Authorization: Bearer <token> header".into())),
+                Some(Err(_)) => {
+                    return Err(AppError::Unauthorized("the Authorization header is not valid text".into()))
+                }
+                Some(Ok(value)) => match value.strip_prefix("Bearer ").map(str::trim) {
+                    Some(token) if !token.is_empty() => token.to_string(),
+                    _ => {
+                        return Err(AppError::Unauthorized("the Authorization header must be `Bearer <token>`".into()))
+                    }
+                },
+            };
+            let agent = state.db.read(move |conn| Ok(repo::tokens::authenticate(conn, &secret)?)).await?;
+            let agent = agent.ok_or_else(|| AppError::Unauthorized("the token is unknown or revoked".into()))?;
+            let role = agent.role.parse::<Role>().map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+            Ok(Caller { agent_id: agent.id, role, team_id: agent.team_id, name: agent.name })
+        })
+    }
+}
+
+/// Hashes a password with argon2id and a random salt (PHC string).
+pub fn hash_password(password: &str) -> anyhow::Result<String> {
+    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+    let salt = SaltString::generate(&mut OsRng);
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| anyhow::anyhow!("hashing the password failed: {e}"))
+}
+
+/// Checks a password against a PHC string.
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(phc)
+        .map(|hash| argon2::Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
+        .unwrap_or(false)
+}

@@ -1,0 +1,253 @@
+//! The database layer: one connection enum over the supported backends, the pools, the SQLite pragmas, the
+//! embedded migrations and the `Db::read` / `Db::write` helpers every handler goes through.
+//!
+//! Handlers never see a backend: repo functions take `&mut DbConn`, which is a diesel `MultiConnection`, so a
+//! second backend is one more enum variant and one more migrations folder.
+
+pub mod schema;
+
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::Connection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::error::AppError;
+
+/// A connection to whichever backend the database URL names.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    /// The embedded default: one file, WAL, durable commits.
+    Sqlite(diesel::SqliteConnection),
+}
+
+/// Which backend a URL selects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// `sqlite://path/to/file.db` (or `sqlite::memory:` for throwaway runs).
+    Sqlite,
+}
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// A parsed database URL.
+#[derive(Clone, Debug)]
+pub struct DatabaseUrl {
+    /// The backend the scheme selects.
+    pub backend: Backend,
+    /// What the backend's driver is given (for SQLite, the file path).
+    pub target: String,
+}
+
+impl DatabaseUrl {
+    /// Parses `sqlite://PATH`. Anything else is refused with the list of supported schemes.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err("database.url `sqlite://` needs a file path, e.g. sqlite://data/tendero.db".into());
+            }
+            return Ok(Self { backend: Backend::Sqlite, target: path.to_string() });
+        }
+        if url == "sqlite::memory:" {
+            return Ok(Self { backend: Backend::Sqlite, target: ":memory:".into() });
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Err("database.url: PostgreSQL support is not built into this binary yet; use sqlite://PATH".into());
+        }
+        Err(format!("database.url `{url}` has an unknown scheme; expected sqlite://PATH"))
+    }
+}
+
+/// Pool tuning taken from settings.
+#[derive(Clone, Debug)]
+pub struct PoolOptions {
+    /// Connections for readers (writers always get their own single-connection pool on SQLite).
+    pub max_connections: u32,
+    /// How long SQLite waits on a lock held by another process before failing.
+    pub busy_timeout: Duration,
+}
+
+#[derive(Debug)]
+struct SqlitePragmas {
+    busy_timeout_ms: u64,
+}
+
+impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut DbConn) -> Result<(), diesel::r2d2::Error> {
+        // WAL lets readers run beside the writer; synchronous=FULL makes every acknowledged commit durable,
+        // which is what "a promise is never lost once the API answered 2xx" needs.
+        conn.batch_execute(&format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+             PRAGMA busy_timeout = {}; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -20000;",
+            self.busy_timeout_ms
+        ))
+        .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+type DbPool = Pool<ConnectionManager<DbConn>>;
+
+/// Pooled access to the database. Cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    read: DbPool,
+    write: DbPool,
+    backend: Backend,
+}
+
+impl Db {
+    /// Opens the pools for `url`, creating the SQLite file's directory when it is missing.
+    pub fn connect(url: &str, options: &PoolOptions) -> anyhow::Result<Self> {
+        let parsed = DatabaseUrl::parse(url).map_err(anyhow::Error::msg)?;
+        match parsed.backend {
+            Backend::Sqlite => {
+                if parsed.target != ":memory:" {
+                    if let Some(dir) = std::path::Path::new(&parsed.target).parent() {
+                        if !dir.as_os_str().is_empty() {
+                            std::fs::create_dir_all(dir)?;
+                        }
+                    }
+                }
+                let build = |size: u32| {
+                    Pool::builder()
+                        .max_size(size)
+                        .connection_timeout(Duration::from_secs(30))
+                        .connection_customizer(Box::new(SqlitePragmas {
+                            busy_timeout_ms: options.busy_timeout.as_millis() as u64,
+                        }))
+                        .build(ConnectionManager::<DbConn>::new(parsed.target.clone()))
+                };
+                // SQLite has one writer at a time; a single write connection turns lock contention into a
+                // queue inside the process instead of SQLITE_BUSY errors.
+                let write = build(1)?;
+                let read = build(options.max_connections.max(1))?;
+                Ok(Self { read, write, backend: Backend::Sqlite })
+            }
+        }
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Runs the embedded migrations that have not run yet; returns their names.
+    pub fn migrate(&self) -> anyhow::Result<Vec<String>> {
+        let mut conn = self.write.get()?;
+        let applied = match &mut *conn {
+            DbConn::Sqlite(c) => c
+                .run_pending_migrations(SQLITE_MIGRATIONS)
+                .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?
+                .iter()
+                .map(|m| m.to_string())
+                .collect(),
+        };
+        Ok(applied)
+    }
+
+    /// Runs `f` on a pooled read connection on the blocking thread pool.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.read.clone();
+        run_blocking(move || {
+            let mut conn = get(&pool)?;
+            f(&mut conn)
+        })
+        .await
+    }
+
+    /// Runs `f` inside one write transaction on the blocking thread pool: committed when `f` returns `Ok`,
+    /// rolled back on `Err` or panic.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.write.clone();
+        run_blocking(move || {
+            let mut conn = get(&pool)?;
+            in_write_transaction(&mut conn, f)
+        })
+        .await
+    }
+
+    /// Synchronous variant of [`Db::write`] for the CLI and start-up code.
+    pub fn write_blocking<T>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, AppError>) -> Result<T, AppError> {
+        let mut conn = get(&self.write)?;
+        in_write_transaction(&mut conn, f)
+    }
+
+    /// Synchronous variant of [`Db::read`] for the CLI and start-up code.
+    pub fn read_blocking<T>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, AppError>) -> Result<T, AppError> {
+        let mut conn = get(&self.read)?;
+        f(&mut conn)
+    }
+}
+
+fn get(pool: &DbPool) -> Result<PooledConnection<ConnectionManager<DbConn>>, AppError> {
+    pool.get().map_err(|e| AppError::Unavailable(format!("database connection: {e}")))
+}
+
+/// `BEGIN IMMEDIATE` on SQLite takes the write lock up front, so a transaction that reads and then writes cannot
+/// fail half-way with SQLITE_BUSY when another process wrote in between.
+fn in_write_transaction<T>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, AppError>,
+) -> Result<T, AppError> {
+    let begin = match conn {
+        DbConn::Sqlite(_) => "BEGIN IMMEDIATE",
+    };
+    conn.batch_execute(begin)?;
+    match catch_unwind(AssertUnwindSafe(|| f(conn))) {
+        Ok(Ok(value)) => {
+            if let Err(e) = conn.batch_execute("COMMIT") {
+                let _ = conn.batch_execute("ROLLBACK");
+                return Err(e.into());
+            }
+            Ok(value)
+        }
+        Ok(Err(e)) => {
+            let _ = conn.batch_execute("ROLLBACK");
+            Err(e)
+        }
+        Err(panic) => {
+            let _ = conn.batch_execute("ROLLBACK");
+            resume_unwind(panic)
+        }
+    }
+}
+
+/// Runs blocking database work off the async workers, keeping the caller's tracing span.
+async fn run_blocking<T, F>(f: F) -> Result<T, AppError>
+where
+    F: FnOnce() -> Result<T, AppError> + Send + 'static,
+    T: Send + 'static,
+{
+    let span = tracing::Span::current();
+    match actix_web::rt::task::spawn_blocking(move || span.in_scope(f)).await {
+        Ok(result) => result,
+        Err(join) => match join.try_into_panic() {
+            Ok(panic) => resume_unwind(panic),
+            Err(e) => Err(AppError::Internal(anyhow::anyhow!("blocking task cancelled: {e}"))),
+        },
+    }
+}
+
+/// Checks that the database answers (for `/readyz` and `tendero check`).
+pub fn ping(conn: &mut DbConn) -> Result<(), AppError> {
+    conn.batch_execute("SELECT 1")?;
+    Ok(())
+}
+
+/// Establishes a single, unpooled connection (used by `tendero check`).
+pub fn establish(url: &str) -> anyhow::Result<DbConn> {
+    let parsed = DatabaseUrl::parse(url).map_err(anyhow::Error::msg)?;
+    Ok(match parsed.backend {
+        Backend::Sqlite => DbConn::Sqlite(diesel::SqliteConnection::establish(&parsed.target)?),
+    })
+}

@@ -1,0 +1,654 @@
+//! The demo dataset, built from the five stories Tendero comes from (names are fictional): a team in Zaragoza,
+//! agents in Madrid and Canary time, customers in Spain, the Canaries and the USA, with the callback, the
+//! number-porting and the 15-day invoice stories as interactions and promises. Times are relative to `now`, so
+//! the agenda always has something today.
+
+use chrono::{DateTime, Duration, DurationRound, NaiveTime, Utc};
+use serde_json::json;
+
+use crate::auth::hash_password;
+use crate::clock::{new_id, to_ms};
+use crate::db::{Db, DbConn};
+use crate::domain::time::{parse_zone, resolve_local, within_days, Disambiguation, Tz, WeeklyWindow};
+use crate::domain::vocab::EventKind;
+use crate::error::AppError;
+use crate::ledger;
+use crate::repo::agents::{self, Agent};
+use crate::repo::customers::{self, Customer};
+use crate::repo::interactions::{self, Interaction};
+use crate::repo::promises::{self, Promise};
+use crate::repo::{teams, tokens};
+use crate::settings::Settings;
+
+/// The password of every demo login on the web pages.
+pub const DEMO_PASSWORD: &str = "tendero-demo";
+
+/// A login printed after seeding.
+#[derive(Debug, Clone)]
+pub struct DemoLogin {
+    /// Role.
+    pub role: String,
+    /// Email.
+    pub email: String,
+    /// A fresh API token.
+    pub token: String,
+}
+
+/// Creates an admin (or reuses the agent with that email) and returns a new API token.
+pub fn create_admin(
+    db: &Db,
+    settings: &Settings,
+    email: &str,
+    name: &str,
+    time_zone: &str,
+    password_hash: Option<String>,
+) -> anyhow::Result<String> {
+    let zone = parse_zone(time_zone).map_err(|e| anyhow::anyhow!("--time-zone: {e}"))?;
+    let shift = settings.tolerances()?.default_shift.to_text();
+    let email = email.trim().to_lowercase();
+    if !email.contains('@') {
+        anyhow::bail!("--email `{email}` is not an email address");
+    }
+    let now = Utc::now().timestamp_millis();
+    db.write_blocking(|conn| {
+        if agents::find_by_email(conn, &email)?.is_some() {
+            return Err(AppError::conflict(format!("an agent with email `{email}` already exists")));
+        }
+        let admin = Agent {
+            id: new_id("agt"),
+            name: name.to_string(),
+            email: email.clone(),
+            role: "admin".into(),
+            team_id: None,
+            time_zone: zone.name().into(),
+            shift,
+            locale: "en".into(),
+            active: true,
+            password_hash,
+            created_at: now,
+            updated_at: now,
+        };
+        agents::insert(conn, &admin)?;
+        Ok(tokens::create(conn, &admin.id, "cli", now)?.1)
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+struct Seeder<'a> {
+    conn: &'a mut DbConn,
+    now: DateTime<Utc>,
+    team_id: String,
+}
+
+impl Seeder<'_> {
+    #[expect(clippy::too_many_arguments, reason = "one call per demo person reads like a cast list")]
+    fn agent(
+        &mut self,
+        name: &str,
+        email: &str,
+        role: &str,
+        zone: &str,
+        shift: &str,
+        locale: &str,
+        hash: &str,
+    ) -> Result<Agent, AppError> {
+        if let Some(existing) = agents::find_by_email(self.conn, email)? {
+            return Ok(existing);
+        }
+        let now = to_ms(self.now);
+        let agent = Agent {
+            id: new_id("agt"),
+            name: name.into(),
+            email: email.into(),
+            role: role.into(),
+            team_id: if role == "admin" { None } else { Some(self.team_id.clone()) },
+            time_zone: zone.into(),
+            shift: shift.into(),
+            locale: locale.into(),
+            active: true,
+            password_hash: Some(hash.into()),
+            created_at: now,
+            updated_at: now,
+        };
+        agents::insert(self.conn, &agent)?;
+        Ok(agent)
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "one call per demo row reads like the story")]
+    fn customer(
+        &mut self,
+        name: &str,
+        zone: &str,
+        locale: &str,
+        phone: &str,
+        owner: &Agent,
+        facts: &[&str],
+        notes: &str,
+        region: Option<&str>,
+        channel: &str,
+    ) -> Result<Customer, AppError> {
+        let now = to_ms(self.now);
+        let customer = Customer {
+            id: new_id("cus"),
+            name: name.into(),
+            phone: Some(phone.into()),
+            email: None,
+            time_zone: zone.into(),
+            locale: locale.into(),
+            contact_window: "mon-sat 09:00-21:00".into(),
+            preferred_channel: Some(channel.into()),
+            owner_agent_id: Some(owner.id.clone()),
+            team_id: Some(self.team_id.clone()),
+            notes: notes.into(),
+            facts: json!(facts).to_string(),
+            external_ref: None,
+            do_not_call: false,
+            region: region.map(str::to_string),
+            created_at: now,
+            updated_at: now,
+        };
+        customers::insert(self.conn, &customer)?;
+        Ok(customer)
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "one call per demo row reads like the story")]
+    fn interaction(
+        &mut self,
+        customer: &Customer,
+        agent: Option<&Agent>,
+        channel: &str,
+        direction: &str,
+        outcome: &str,
+        summary: &str,
+        ago: Duration,
+        promise: Option<&str>,
+    ) -> Result<Interaction, AppError> {
+        let at = to_ms(self.now - ago);
+        let interaction = Interaction {
+            id: new_id("int"),
+            customer_id: customer.id.clone(),
+            agent_id: agent.map(|a| a.id.clone()),
+            channel: channel.into(),
+            direction: direction.into(),
+            outcome: outcome.into(),
+            summary: summary.into(),
+            occurred_at: at,
+            promise_id: promise.map(str::to_string),
+            created_at: at,
+            updated_at: at,
+        };
+        interactions::insert(self.conn, &interaction)?;
+        Ok(interaction)
+    }
+
+    /// The first instant at or after `days` from today at `hh:mm` customer time that is inside the contact window.
+    fn slot(&self, customer: &Customer, days: i64, hh: u32, mm: u32) -> DateTime<Utc> {
+        let zone: Tz = parse_zone(&customer.time_zone).unwrap_or(chrono_tz::UTC);
+        let window = window_of(customer);
+        let date = (self.now.with_timezone(&zone) + Duration::days(days)).date_naive();
+        let local = date.and_time(NaiveTime::from_hms_opt(hh, mm, 0).unwrap_or_default());
+        let at = resolve_local(local, zone, Disambiguation::Compatible)
+            .map(|r| r.instant)
+            .unwrap_or(self.now + Duration::days(days));
+        let at = if at <= self.now { self.now + Duration::minutes(20) } else { at };
+        if window.contains(at, zone) {
+            at
+        } else {
+            window.next_open(at, zone).unwrap_or(at)
+        }
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "one call per demo row reads like the story")]
+    fn promise(
+        &mut self,
+        customer: &Customer,
+        owner: &Agent,
+        kind: &str,
+        title: &str,
+        due_at: DateTime<Utc>,
+        made_ago: Duration,
+        recurrence: Option<&str>,
+        made_in: Option<&Interaction>,
+    ) -> Result<Promise, AppError> {
+        let zone: Tz = parse_zone(&customer.time_zone).unwrap_or(chrono_tz::UTC);
+        let local = due_at.with_timezone(&zone);
+        let made = to_ms(self.now - made_ago);
+        let (grace, lead) = if kind == "deadline" { (0, vec![172_800]) } else { (900, vec![600]) };
+        let promise = Promise {
+            id: new_id("prm"),
+            customer_id: customer.id.clone(),
+            owner_agent_id: owner.id.clone(),
+            made_by_agent_id: owner.id.clone(),
+            kind: kind.into(),
+            title: title.into(),
+            details: String::new(),
+            due_local: local.format("%Y-%m-%dT%H:%M:%S").to_string(),
+            time_zone: zone.name().into(),
+            disambiguation: "compatible".into(),
+            due_at: to_ms(due_at),
+            due_offset_seconds: crate::domain::time::local_offset_at(due_at, zone),
+            window_end_at: None,
+            grace_seconds: grace,
+            lead_seconds: json!(lead).to_string(),
+            recurrence_cron: recurrence.map(str::to_string),
+            recurrence_until: None,
+            status: "open".into(),
+            kept_at: None,
+            kept_on_time: None,
+            resolution_interaction_id: None,
+            resolution_note: None,
+            made_in_interaction_id: made_in.map(|i| i.id.clone()),
+            customer_requested: false,
+            reschedule_count: 0,
+            version: 1,
+            created_at: made,
+            updated_at: made,
+        };
+        promises::insert(self.conn, &promise)?;
+        ledger::append(
+            self.conn,
+            &promise,
+            EventKind::Created,
+            Some(&owner.id),
+            made,
+            json!({ "kind": kind, "title": title, "due_at": crate::routes::api::instant(promise.due_at),
+                    "due_local": promise.due_local, "time_zone": promise.time_zone, "warnings": [] }),
+        )?;
+        Ok(promise)
+    }
+
+    /// Marks a demo promise kept at `kept_at` with evidence.
+    fn kept(&mut self, promise: Promise, evidence: &Interaction, on_time: bool, actor: &Agent) -> Result<(), AppError> {
+        let read = promise.version;
+        let mut changed = promise;
+        changed.status = "kept".into();
+        changed.kept_at = Some(evidence.occurred_at);
+        changed.kept_on_time = Some(on_time);
+        changed.resolution_interaction_id = Some(evidence.id.clone());
+        let data = json!({ "timeliness": if on_time { "on_time" } else { "late" },
+                           "evidence_interaction_id": evidence.id, "final": true });
+        ledger::save(
+            self.conn,
+            &mut changed,
+            read,
+            evidence.occurred_at,
+            Some(&actor.id),
+            vec![(EventKind::Kept, data)],
+        )
+    }
+}
+
+/// Loads the demo dataset (once per database; later runs only add synthetic customers) and returns a fresh
+/// token for each demo login.
+pub fn seed(db: &Db, synthetic: u32, now: DateTime<Utc>) -> anyhow::Result<Vec<DemoLogin>> {
+    let hash = hash_password(DEMO_PASSWORD)?;
+    // Whole minutes read better in the agenda than the second the demo was loaded.
+    let now = now.duration_trunc(Duration::minutes(1)).unwrap_or(now);
+    db.write_blocking(|conn| {
+        let fresh = teams::find_by_name(conn, "Zaragoza")?.is_none();
+        let team_id = match teams::find_by_name(conn, "Zaragoza")? {
+            Some(t) => t.id,
+            None => {
+                let team = teams::Team {
+                    id: new_id("team"),
+                    name: "Zaragoza".into(),
+                    created_at: to_ms(now),
+                    updated_at: to_ms(now),
+                };
+                teams::insert(conn, &team)?;
+                team.id
+            }
+        };
+        let mut s = Seeder { conn, now, team_id };
+        let admin = s.agent(
+            "Admin Tendero",
+            "admin@tendero.test",
+            "admin",
+            "Europe/Madrid",
+            "mon-fri 08:00-18:00",
+            "en",
+            &hash,
+        )?;
+        let lucia = s.agent(
+            "Lucía Ferrer",
+            "lucia@tendero.test",
+            "manager",
+            "Europe/Madrid",
+            "mon-fri 08:00-16:00",
+            "es-ES",
+            &hash,
+        )?;
+        let marta = s.agent(
+            "Marta Gil",
+            "marta@tendero.test",
+            "agent",
+            "Europe/Madrid",
+            "mon-sat 09:00-21:00",
+            "es-ES",
+            &hash,
+        )?;
+        let jorge = s.agent(
+            "Jorge Sanz",
+            "jorge@tendero.test",
+            "agent",
+            "Europe/Madrid",
+            "mon-sat 09:00-21:00",
+            "es-ES",
+            &hash,
+        )?;
+        let ayoze = s.agent(
+            "Ayoze Medina",
+            "ayoze@tendero.test",
+            "agent",
+            "Atlantic/Canary",
+            "mon-fri 08:00-17:00",
+            "es-ES",
+            &hash,
+        )?;
+
+        if fresh {
+            seed_stories(&mut s, &marta, &jorge, &ayoze)?;
+        }
+        for n in 0..synthetic {
+            seed_synthetic(&mut s, n, &[&marta, &jorge, &ayoze])?;
+        }
+        let now_ms = to_ms(now);
+        let mut logins = Vec::new();
+        for agent in [&admin, &lucia, &marta, &jorge, &ayoze] {
+            let (_, token) = tokens::create(s.conn, &agent.id, "demo", now_ms)?;
+            logins.push(DemoLogin { role: agent.role.clone(), email: agent.email.clone(), token });
+        }
+        Ok(logins)
+    })
+    .map_err(|e| anyhow::anyhow!("seeding the demo failed: {e}"))
+}
+
+fn seed_stories(s: &mut Seeder<'_>, marta: &Agent, jorge: &Agent, ayoze: &Agent) -> Result<(), AppError> {
+    let h = Duration::hours;
+    let d = Duration::days;
+    let m = Duration::minutes;
+
+    // 003: the salesman who asks "when shall I call you back?" and calls at exactly that time, twice.
+    let victor = s.customer(
+        "Víctor Lanuza",
+        "Europe/Madrid",
+        "es-ES",
+        "+34 976 555 014",
+        jorge,
+        &["Does not want TV: do not offer the TV pack", "Works mornings; prefers calls at 11:00"],
+        "Asked about fibre for his flat in Zaragoza. Honest advice: the basic fibre plan is enough.",
+        Some("ES"),
+        "phone",
+    )?;
+    let first = s.interaction(
+        &victor,
+        Some(jorge),
+        "phone",
+        "inbound",
+        "reached",
+        "Asked about fibre. Agreed to call back tomorrow at 11:00 with the offer.",
+        d(1) + h(2),
+        None,
+    )?;
+    let earlier_due = s.now - d(1) + h(1);
+    let kept_once = s.promise(
+        &victor,
+        jorge,
+        "callback",
+        "Te llamo mañana a las 11:00 con la oferta de fibra",
+        earlier_due,
+        d(1) + h(2),
+        None,
+        Some(&first),
+    )?;
+    let attempt = s.interaction(
+        &victor,
+        Some(jorge),
+        "phone",
+        "outbound",
+        "no_answer",
+        "Called at the agreed time; Víctor was out. Will try again at the new time he asked for by SMS.",
+        d(1) - h(1),
+        Some(&kept_once.id),
+    )?;
+    s.kept(kept_once, &attempt, true, jorge)?;
+    let due = s.slot(&victor, 0, 13, 0);
+    s.promise(
+        &victor,
+        jorge,
+        "callback",
+        "Te vuelvo a llamar hoy a las 13:00",
+        due,
+        d(1) - h(1),
+        None,
+        Some(&attempt),
+    )?;
+
+    // 001: a business loses its work number while porting; short callbacks and a daily update.
+    let talleres = s.customer(
+        "Talleres Cuarte S.L. (Rosa Aznar)",
+        "Europe/Madrid",
+        "es-ES",
+        "+34 976 555 201",
+        marta,
+        &["Two lines; the second depends on the first", "The work number is how customers order: every hour counts"],
+        "Porting to us; the work number has been down since the porting window opened.",
+        Some("ES"),
+        "phone",
+    )?;
+    s.interaction(
+        &talleres,
+        None,
+        "social",
+        "inbound",
+        "other",
+        "Public message: our work number has been dead for two days after porting.",
+        h(30),
+        None,
+    )?;
+    let call = s.interaction(
+        &talleres,
+        Some(marta),
+        "phone",
+        "outbound",
+        "reached",
+        "Explained the porting status; promised to call back in 20 minutes after checking with provisioning.",
+        h(26),
+        None,
+    )?;
+    let twenty = s.promise(
+        &talleres,
+        marta,
+        "callback",
+        "Te llamo en 20 minutos con lo que me digan en provisión",
+        s.now - h(26) + m(20),
+        h(26),
+        None,
+        Some(&call),
+    )?;
+    let back = s.interaction(
+        &talleres,
+        Some(marta),
+        "phone",
+        "outbound",
+        "reached",
+        "Called back as promised: provisioning needs 24 h more. Same agent, whole story known.",
+        h(26) - m(20),
+        Some(&twenty.id),
+    )?;
+    s.kept(twenty, &back, true, marta)?;
+    s.interaction(
+        &talleres,
+        None,
+        "email",
+        "inbound",
+        "other",
+        "Email from Rosa: another reply said the porting was complete; it is not.",
+        h(20),
+        None,
+    )?;
+    // A promise from this morning that nobody has attempted yet: the agenda shows it first, as overdue.
+    let overdue = s.interaction(
+        &talleres,
+        Some(marta),
+        "phone",
+        "inbound",
+        "reached",
+        "Rosa asked for a call to confirm the second line once the first works.",
+        h(5),
+        None,
+    )?;
+    s.promise(
+        &talleres,
+        marta,
+        "callback",
+        "Te llamo en dos horas para confirmar la segunda línea",
+        s.now - h(3),
+        h(5),
+        None,
+        Some(&overdue),
+    )?;
+    let due = s.slot(&talleres, 1, 10, 0);
+    s.promise(
+        &talleres,
+        marta,
+        "update",
+        "Te informo cada mañana a las 10:00 hasta que funcione el número",
+        due,
+        h(26) - m(20),
+        Some("0 10 * * mon-sat"),
+        Some(&back),
+    )?;
+
+    // 004: three wrong bills, a debt registry, and the "corrected within 15 days" promise kept on day 14.
+    let pilar = s.customer(
+        "Pilar Ortega",
+        "Europe/Madrid",
+        "es-ES",
+        "+34 976 555 478",
+        marta,
+        &["Three wrong bills of 250 EUR", "Wrongly reported to a debt registry: handle with care"],
+        "Every call to the general line got a new operator; she had to retell the story each time.",
+        Some("ES"),
+        "social",
+    )?;
+    s.interaction(&pilar, None, "social", "inbound", "other", "Tweeted about the third wrong bill.", d(3), None)?;
+    let call = s.interaction(
+        &pilar,
+        Some(marta),
+        "phone",
+        "outbound",
+        "reached",
+        "Called within half an hour of the tweet. Promised the bill corrected within 15 days.",
+        d(3) - m(30),
+        None,
+    )?;
+    // "Within 15 days" of the call three days ago: the close of the contact window on day 15.
+    let pilar_zone = parse_zone(&pilar.time_zone).unwrap_or(chrono_tz::UTC);
+    let due = within_days(s.now - d(3) + m(30), pilar_zone, 15, &window_of(&pilar)).unwrap_or(s.now + d(12));
+    s.promise(
+        &pilar,
+        marta,
+        "deadline",
+        "Tu factura estará corregida en 15 días",
+        due,
+        d(3) - m(30),
+        None,
+        Some(&call),
+    )?;
+
+    // The Canaries: one hour behind Madrid.
+    let carmen = s.customer(
+        "Carmen Déniz",
+        "Atlantic/Canary",
+        "es-ES",
+        "+34 928 555 310",
+        ayoze,
+        &["Lives in Las Palmas: one hour behind the peninsula"],
+        "Router replacement pending.",
+        Some("ES-CN"),
+        "phone",
+    )?;
+    let call = s.interaction(
+        &carmen,
+        Some(ayoze),
+        "phone",
+        "inbound",
+        "reached",
+        "Router keeps rebooting; a technician visit is being arranged.",
+        h(5),
+        None,
+    )?;
+    let due = s.slot(&carmen, 1, 9, 30);
+    s.promise(
+        &carmen,
+        ayoze,
+        "callback",
+        "Te llamo mañana a las 9:30, hora canaria, con la cita del técnico",
+        due,
+        h(5),
+        None,
+        Some(&call),
+    )?;
+
+    // 002: a customer in the USA won over on social media within minutes.
+    let dana = s.customer(
+        "Dana Whitfield",
+        "America/New_York",
+        "en-US",
+        "+1 212 555 0142",
+        jorge,
+        &["Reached us on social media", "Travels to Spain often: roaming matters"],
+        "Comparing carriers before a move.",
+        Some("US"),
+        "social",
+    )?;
+    let call = s.interaction(
+        &dana,
+        Some(jorge),
+        "social",
+        "inbound",
+        "reached",
+        "Asked about roaming plans; answered within minutes.",
+        h(3),
+        None,
+    )?;
+    let due = s.slot(&dana, 1, 10, 0);
+    s.promise(
+        &dana,
+        jorge,
+        "callback",
+        "I'll call you tomorrow at 10:00 your time with the roaming options",
+        due,
+        h(3),
+        None,
+        Some(&call),
+    )?;
+    Ok(())
+}
+
+fn window_of(customer: &Customer) -> WeeklyWindow {
+    WeeklyWindow::parse(&customer.contact_window).unwrap_or_else(|_| WeeklyWindow::always())
+}
+
+fn seed_synthetic(s: &mut Seeder<'_>, n: u32, owners: &[&Agent]) -> Result<(), AppError> {
+    const FIRST: [&str; 8] = ["Ana", "Luis", "Elena", "Pablo", "Sara", "Diego", "Nuria", "Javier"];
+    const LAST: [&str; 8] = ["Royo", "Lasheras", "Gracia", "Bernal", "Castán", "Lafuente", "Moliner", "Serrano"];
+    const ZONES: [&str; 3] = ["Europe/Madrid", "Atlantic/Canary", "America/New_York"];
+    let owner = owners[n as usize % owners.len()];
+    let zone = ZONES[n as usize % ZONES.len()];
+    let name = format!("{} {} {}", FIRST[n as usize % 8], LAST[(n as usize / 8) % 8], n + 1);
+    let locale = if zone.starts_with("America") { "en-US" } else { "es-ES" };
+    let region = match zone {
+        "Atlantic/Canary" => "ES-CN",
+        "America/New_York" => "US",
+        _ => "ES",
+    };
+    let c = s.customer(&name, zone, locale, &format!("+34 600 {:06}", n), owner, &[], "", Some(region), "phone")?;
+    let ago = Duration::hours(2 + i64::from(n % 48));
+    let first =
+        s.interaction(&c, Some(owner), "phone", "inbound", "reached", "Asked about an invoice line.", ago, None)?;
+    let due = s.slot(&c, i64::from(n % 7), 9 + (n % 10), if n % 2 == 0 { 0 } else { 30 });
+    s.promise(&c, owner, "callback", "Te llamo con la respuesta sobre la factura", due, ago, None, Some(&first))?;
+    Ok(())
+}

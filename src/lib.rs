@@ -1,0 +1,16 @@
+//! Tendero keeps the promises customer-service agents make: scheduled in the customer's time zone, prompted to
+//! the same agent with the customer's whole story, measured by evidence.
+
+pub mod auth;
+pub mod clock;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod ledger;
+pub mod repo;
+pub mod routes;
+pub mod settings;
+pub mod startup;
+pub mod telemetry;
+pub mod tzdata;

@@ -1,0 +1,11 @@
+//! Queries per aggregate, as plain functions over `&mut DbConn` returning diesel's `QueryResult`. No HTTP here;
+//! the caller owns the transaction.
+
+pub mod agents;
+pub mod customers;
+pub mod idempotency;
+pub mod interactions;
+pub mod promises;
+pub mod service_state;
+pub mod teams;
+pub mod tokens;

@@ -1,0 +1,335 @@
+//! The JSON API (DESIGN.md section 8) and what every handler shares: the body extractor that names the field a
+//! bad body gets wrong, cursors, instant formatting, input checks, and idempotent writes.
+
+pub mod agents;
+pub mod customers;
+pub mod openapi;
+pub mod promises;
+pub mod teams;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use base64::Engine;
+use chrono::{DateTime, SecondsFormat, Utc};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+use crate::auth::Caller;
+use crate::clock::from_ms;
+use crate::db::DbConn;
+use crate::domain::time::{parse_zone, WeeklyWindow};
+use crate::error::{AppError, FieldError};
+use crate::repo;
+use crate::startup::AppState;
+
+/// Registers every API route under `/api/v1`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api/v1")
+            .route("/openapi.json", web::get().to(openapi::document))
+            .configure(teams::configure)
+            .configure(agents::configure)
+            .configure(customers::configure)
+            .configure(promises::configure),
+    );
+}
+
+/// A JSON request body, parsed with the path of the first bad field, plus the raw bytes (for idempotency).
+pub struct Body<T> {
+    /// The parsed value.
+    pub value: T,
+    /// The bytes as received.
+    pub raw: web::Bytes,
+}
+
+/// The largest body accepted, set from settings at start.
+#[derive(Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
+    type Error = AppError;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let limit = req.app_data::<BodyLimit>().map(|l| l.0).unwrap_or(65_536);
+        let declared = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if declared.is_some_and(|n| n > limit) {
+                return Err(AppError::PayloadTooLarge { limit });
+            }
+            let mut raw = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk =
+                    chunk.map_err(|e| AppError::malformed("body", format!("the body could not be read: {e}")))?;
+                if raw.len() + chunk.len() > limit {
+                    return Err(AppError::PayloadTooLarge { limit });
+                }
+                raw.extend_from_slice(&chunk);
+            }
+            let raw = raw.freeze();
+            if raw.is_empty() {
+                return Err(AppError::malformed("body", "a JSON body is required"));
+            }
+            // serde_json's default recursion limit (128) is what stops a deeply nested body from overflowing
+            // the stack, so it stays on.
+            let mut deserializer = serde_json::Deserializer::from_slice(&raw);
+            let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+                let path = e.path().to_string();
+                let field = if path == "." { "body".to_string() } else { path };
+                let inner = e.into_inner();
+                let field = missing_field(&inner.to_string()).unwrap_or(field);
+                AppError::malformed(field, format!("the body is not valid: {inner}"))
+            })?;
+            deserializer
+                .end()
+                .map_err(|e| AppError::malformed("body", format!("the body has data after the JSON value: {e}")))?;
+            Ok(Body { value, raw })
+        })
+    }
+}
+
+fn missing_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("missing field `")?;
+    Some(rest.split('`').next()?.to_string())
+}
+
+/// Turns query-string parse failures into problem+json naming the parameter.
+pub fn query_error(err: actix_web::error::QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let message = err.to_string();
+    let field = message.split('`').nth(1).unwrap_or("query").to_string();
+    AppError::malformed(field, format!("the query string is not valid: {message}")).into()
+}
+
+/// RFC 3339 in UTC, e.g. `2026-03-17T10:00:00Z`.
+pub fn instant(ms: i64) -> String {
+    from_ms(ms).to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// RFC 3339 of a chrono instant.
+pub fn instant_of(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// Parses an RFC 3339 instant from the request, naming the field on failure.
+pub fn parse_instant(field: &str, text: &str) -> Result<DateTime<Utc>, AppError> {
+    DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).map_err(|e| {
+        AppError::invalid(
+            field,
+            "invalid_instant",
+            format!("`{text}` is not an RFC 3339 instant like 2026-03-17T10:00:00Z: {e}"),
+        )
+    })
+}
+
+/// An opaque pagination cursor.
+pub fn encode_cursor(parts: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(parts)
+}
+
+/// Reads a cursor produced by [`encode_cursor`].
+pub fn decode_cursor(text: &str) -> Result<String, AppError> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| AppError::invalid("cursor", "invalid_cursor", "the cursor is not one this API gave out"))
+}
+
+/// The page size: 50 by default, at most 500.
+pub fn page_limit(limit: Option<i64>) -> Result<i64, AppError> {
+    match limit {
+        None => Ok(50),
+        Some(n) if (1..=500).contains(&n) => Ok(n),
+        Some(n) => Err(AppError::invalid("limit", "out_of_range", format!("limit {n} must be between 1 and 500"))),
+    }
+}
+
+/// Collects field errors so one answer names every problem of a body.
+#[derive(Default)]
+pub struct Checks {
+    errors: Vec<FieldError>,
+}
+
+impl Checks {
+    /// Records a problem.
+    pub fn add(&mut self, field: &str, code: &str, message: impl Into<String>) {
+        self.errors.push(FieldError::new(field, code, message));
+    }
+
+    /// A required, trimmed text of at most `max` characters.
+    pub fn text(&mut self, field: &str, value: &str, max: usize) -> String {
+        let trimmed = value.trim();
+        if trimmed.is_empty() {
+            self.add(field, "required", format!("{field} must not be empty"));
+        } else if trimmed.chars().count() > max {
+            self.add(field, "too_long", format!("{field} is longer than {max} characters"));
+        }
+        trimmed.to_string()
+    }
+
+    /// An optional text of at most `max` characters; empty becomes `None`.
+    pub fn optional_text(&mut self, field: &str, value: Option<&str>, max: usize) -> Option<String> {
+        let trimmed = value.map(str::trim).filter(|v| !v.is_empty())?;
+        if trimmed.chars().count() > max {
+            self.add(field, "too_long", format!("{field} is longer than {max} characters"));
+        }
+        Some(trimmed.to_string())
+    }
+
+    /// An IANA zone name, canonicalised.
+    pub fn zone(&mut self, field: &str, value: &str) -> String {
+        match parse_zone(value) {
+            Ok(zone) => zone.name().to_string(),
+            Err(e) => {
+                self.add(field, e.code(), e.to_string());
+                value.to_string()
+            }
+        }
+    }
+
+    /// A BCP 47 locale such as `es-ES` or `en`.
+    pub fn locale(&mut self, field: &str, value: &str) -> String {
+        let ok = {
+            let mut parts = value.split('-');
+            let language = parts.next().unwrap_or_default();
+            (2..=3).contains(&language.len())
+                && language.chars().all(|c| c.is_ascii_alphabetic())
+                && parts.all(|p| (1..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
+        };
+        if !ok {
+            self.add(field, "invalid_locale", format!("`{value}` is not a BCP 47 locale like es-ES or en-US"));
+        }
+        value.to_string()
+    }
+
+    /// A weekly window in text or JSON form, returned in canonical text form.
+    pub fn window(&mut self, field: &str, value: &serde_json::Value) -> String {
+        match WeeklyWindow::from_json(value) {
+            Ok(window) => window.to_text(),
+            Err(e) => {
+                self.add(field, e.code(), e.to_string());
+                String::new()
+            }
+        }
+    }
+
+    /// A plausible email address.
+    pub fn email(&mut self, field: &str, value: &str) -> String {
+        let value = value.trim();
+        let ok = value.len() <= 254
+            && value
+                .split_once('@')
+                .is_some_and(|(user, host)| !user.is_empty() && host.contains('.') && !host.starts_with('.'))
+            && !value.chars().any(char::is_whitespace);
+        if !ok {
+            self.add(field, "invalid_email", format!("`{value}` is not an email address"));
+        }
+        value.to_lowercase()
+    }
+
+    /// A closed vocabulary value.
+    pub fn vocab<T: std::str::FromStr<Err = String>>(&mut self, field: &str, value: &str) -> Option<T> {
+        match value.parse::<T>() {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.add(field, "invalid_value", format!("{field}: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Fails with every recorded problem, or succeeds when there is none.
+    pub fn finish(self) -> Result<(), AppError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::invalid_fields(self.errors))
+        }
+    }
+}
+
+/// Runs a write in one transaction, honouring `Idempotency-Key`: the same key with the same body replays the
+/// first answer; the same key with another body is refused (422). The answer is stored in the transaction that
+/// made the change, so a retry can never apply it twice.
+pub async fn idempotent_write<F>(
+    state: &AppState,
+    caller: &Caller,
+    req: &HttpRequest,
+    raw: &[u8],
+    status: StatusCode,
+    write: F,
+) -> Result<HttpResponse, AppError>
+where
+    F: FnOnce(&mut DbConn) -> Result<serde_json::Value, AppError> + Send + 'static,
+{
+    let key = match req.headers().get("Idempotency-Key") {
+        None => None,
+        Some(v) => match v.to_str() {
+            Ok(k) if !k.trim().is_empty() && k.len() <= 255 => Some(k.trim().to_string()),
+            _ => {
+                return Err(AppError::malformed(
+                    "Idempotency-Key",
+                    "the Idempotency-Key header must be 1 to 255 visible characters",
+                ))
+            }
+        },
+    };
+    let mut hasher = Sha256::new();
+    hasher.update(req.method().as_str());
+    hasher.update(b" ");
+    hasher.update(req.path());
+    hasher.update(b"\n");
+    hasher.update(raw);
+    let request_hash = hex::encode(hasher.finalize());
+    let agent_id = caller.agent_id.clone();
+    let now = state.clock.now().timestamp_millis();
+    let (status, body, replayed) = state
+        .db
+        .write(move |conn| {
+            if let Some(key) = &key {
+                if let Some(stored) = repo::idempotency::find(conn, &agent_id, key)? {
+                    if stored.request_hash != request_hash {
+                        return Err(AppError::invalid(
+                            "Idempotency-Key",
+                            "idempotency_key_reused",
+                            "this Idempotency-Key was already used with a different request",
+                        ));
+                    }
+                    return Ok((stored.response_status as u16, stored.response_body, true));
+                }
+            }
+            let body = serde_json::to_string(&write(conn)?).map_err(|e| AppError::Internal(e.into()))?;
+            if let Some(key) = key {
+                repo::idempotency::insert(
+                    conn,
+                    &repo::idempotency::StoredAnswer {
+                        agent_id,
+                        idempotency_key: key,
+                        request_hash,
+                        response_status: i32::from(status.as_u16()),
+                        response_body: body.clone(),
+                        created_at: now,
+                        updated_at: now,
+                    },
+                )?;
+            }
+            Ok((status.as_u16(), body, false))
+        })
+        .await?;
+    let mut response = HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK));
+    if replayed {
+        response.insert_header(("Idempotent-Replayed", "true"));
+    }
+    Ok(response.content_type("application/json").body(body))
+}
+
+/// Serialises a response value inside a write closure.
+pub fn to_json<T: serde::Serialize>(value: T) -> Result<serde_json::Value, AppError> {
+    serde_json::to_value(value).map_err(|e| AppError::Internal(e.into()))
+}

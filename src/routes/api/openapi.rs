@@ -1,0 +1,43 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations and the request/response types.
+
+use actix_web::HttpResponse;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{agents, customers, promises, teams};
+use crate::domain::due::Warning;
+use crate::error::{FieldError, Problem};
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
+
+/// The API description.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Tendero API", description = "Keeps the promises customer-service agents make."),
+    paths(
+        teams::create, teams::list, teams::show,
+        agents::create, agents::list, agents::show, agents::update, agents::create_absence, agents::list_absences,
+        agents::agenda, agents::create_token,
+        customers::create, customers::list, customers::show, customers::update, customers::brief,
+        customers::timeline, customers::create_interaction,
+        promises::create, promises::list, promises::show, promises::reschedule, promises::keep, promises::cancel,
+        promises::handover,
+        crate::routes::ops::healthz, crate::routes::ops::readyz,
+    ),
+    components(schemas(Problem, FieldError, Warning)),
+    modifiers(&BearerAuth),
+    tags((name = "teams"), (name = "agents"), (name = "customers"), (name = "promises"), (name = "operations"))
+)]
+pub struct ApiDoc;
+
+/// `GET /api/v1/openapi.json`.
+pub async fn document() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}

@@ -1,0 +1,908 @@
+//! `/promises`: making a promise, finding promises, reading one with its ledger, and the four things that can
+//! happen to it (reschedule, keep, cancel, hand over). Every change is one transaction with its ledger event.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+
+use super::agents::{away_periods, stored_window};
+use super::{
+    decode_cursor, encode_cursor, idempotent_write, instant, instant_of, page_limit, parse_instant, to_json, Body,
+    Checks,
+};
+use crate::auth::Caller;
+use crate::clock::{from_ms, new_id};
+use crate::db::DbConn;
+use crate::domain::due::{describe_local, plan_due, CustomerTime, DueInput, DuePlan, DueRefusal, OwnerTime, Warning};
+use crate::domain::promise::{
+    check_action, judge_keep, reschedule_counts_as_late, status_after_cancel, Action, Judging,
+};
+use crate::domain::time::{format_duration, format_offset, parse_duration, parse_zone, HolidayCalendar, Recurrence};
+use crate::domain::vocab::{EventKind, Initiator, PromiseKind, PromiseStatus, Role};
+use crate::error::{AppError, FieldError, Problem};
+use crate::ledger;
+use crate::repo::agents::{self, Agent};
+use crate::repo::customers::{self, Customer};
+use crate::repo::interactions;
+use crate::repo::promises::{self, Promise, PromiseEvent, PromiseFilter};
+use crate::settings::Tolerances;
+use crate::startup::AppState;
+
+/// Routes of this resource.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/promises", web::post().to(create))
+        .route("/promises", web::get().to(list))
+        .route("/promises/{id}", web::get().to(show))
+        .route("/promises/{id}/reschedule", web::post().to(reschedule))
+        .route("/promises/{id}/keep", web::post().to(keep))
+        .route("/promises/{id}/cancel", web::post().to(cancel))
+        .route("/promises/{id}/handover", web::post().to(handover));
+}
+
+/// A recurrence: cron in the customer's zone, on wall-clock time.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecurrenceBody {
+    /// 5-field cron (6/7 fields accepted), e.g. "0 10 * * mon-fri".
+    pub cron: String,
+    /// RFC 3339 instant after which it stops.
+    pub until: Option<String>,
+}
+
+/// Body of `POST /promises`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPromiseBody {
+    /// The customer.
+    pub customer_id: String,
+    /// callback | deadline | update.
+    pub kind: String,
+    /// What the customer was told, verbatim.
+    pub title: String,
+    /// Internal details.
+    pub details: Option<String>,
+    /// Customer wall-clock time, "2026-03-29T02:30" (seconds optional).
+    pub due_local: Option<String>,
+    /// IANA zone of due_local (default: the customer's).
+    pub time_zone: Option<String>,
+    /// compatible (default) | earlier | later | reject.
+    pub disambiguation: Option<String>,
+    /// Deadline in days, ISO 8601 ("P15D").
+    pub within: Option<String>,
+    /// Deadline in business days.
+    pub within_business_days: Option<u32>,
+    /// For `update` promises.
+    pub recurrence: Option<RecurrenceBody>,
+    /// Tolerance after due, ISO 8601 ("PT15M").
+    pub grace: Option<String>,
+    /// Lead reminders, ISO 8601 (["PT10M", "P1D"]).
+    pub lead: Option<Vec<String>>,
+    /// The customer asked for this exact time (allows times outside the contact window).
+    pub customer_requested: Option<bool>,
+    /// Owner (default: the caller; another agent needs the manager role).
+    pub owner_agent_id: Option<String>,
+    /// The interaction in which the promise was made.
+    pub made_in_interaction_id: Option<String>,
+}
+
+/// Body of `POST /promises/{id}/reschedule`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RescheduleBody {
+    /// New customer wall-clock time.
+    pub due_local: Option<String>,
+    /// IANA zone (default: the customer's).
+    pub time_zone: Option<String>,
+    /// compatible | earlier | later | reject.
+    pub disambiguation: Option<String>,
+    /// New deadline in days ("P15D"), from now.
+    pub within: Option<String>,
+    /// New deadline in business days, from now.
+    pub within_business_days: Option<u32>,
+    /// Why.
+    pub reason: String,
+    /// customer | agent.
+    pub initiated_by: String,
+    /// Outside the contact window is allowed when the customer asked (default: true when initiated_by is customer).
+    pub customer_requested: Option<bool>,
+    /// The version read; 409 if it moved on.
+    pub version: Option<i32>,
+}
+
+/// Body of `POST /promises/{id}/keep`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeepBody {
+    /// What was done (required without interaction_id).
+    pub note: Option<String>,
+    /// The interaction that is the evidence.
+    pub interaction_id: Option<String>,
+    /// The version read.
+    pub version: Option<i32>,
+}
+
+/// Body of `POST /promises/{id}/cancel`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelBody {
+    /// Why.
+    pub reason: String,
+    /// customer (cancelled) | agent (counts as broken).
+    pub initiated_by: String,
+    /// The version read.
+    pub version: Option<i32>,
+}
+
+/// Body of `POST /promises/{id}/handover`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HandoverBody {
+    /// The new owner.
+    pub to_agent_id: String,
+    /// Context for the new owner.
+    pub note: String,
+    /// The version read.
+    pub version: Option<i32>,
+}
+
+/// A ledger entry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventOut {
+    /// Sequence number (string, opaque).
+    pub id: String,
+    /// created, rescheduled, kept, ...
+    pub kind: String,
+    /// Who caused it (none: the system).
+    pub actor_agent_id: Option<String>,
+    /// RFC 3339.
+    pub occurred_at: String,
+    /// Event details.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+impl From<PromiseEvent> for EventOut {
+    fn from(e: PromiseEvent) -> Self {
+        Self {
+            id: e.id.to_string(),
+            kind: e.kind,
+            actor_agent_id: e.actor_agent_id,
+            occurred_at: instant(e.occurred_at),
+            data: serde_json::from_str(&e.data).unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
+/// A promise.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PromiseOut {
+    /// Opaque id.
+    pub id: String,
+    /// open | missed | kept | broken | cancelled.
+    pub status: String,
+    /// callback | deadline | update.
+    pub kind: String,
+    /// What the customer was told.
+    pub title: String,
+    /// Internal details.
+    pub details: String,
+    /// The customer.
+    pub customer_id: String,
+    /// Answerable agent.
+    pub owner_agent_id: String,
+    /// Who made it.
+    pub made_by_agent_id: String,
+    /// RFC 3339 UTC.
+    pub due_at: String,
+    /// Customer wall clock, "YYYY-MM-DDTHH:MM:SS".
+    pub due_local: String,
+    /// IANA zone of due_local.
+    pub time_zone: String,
+    /// UTC offset at due, "+01:00".
+    pub due_local_offset: String,
+    /// How due_local was resolved.
+    pub disambiguation: String,
+    /// ISO 8601.
+    pub grace: String,
+    /// ISO 8601 list.
+    pub lead: Vec<String>,
+    /// Recurrence, for updates.
+    pub recurrence: Option<RecurrenceBody>,
+    /// The customer asked for this time.
+    pub customer_requested: bool,
+    /// RFC 3339.
+    pub kept_at: Option<String>,
+    /// Kept within due + grace.
+    pub kept_on_time: Option<bool>,
+    /// Evidence.
+    pub resolution_interaction_id: Option<String>,
+    /// Note of the keep, cancel or break.
+    pub resolution_note: Option<String>,
+    /// Where it was made.
+    pub made_in_interaction_id: Option<String>,
+    /// Times rescheduled.
+    pub reschedule_count: i32,
+    /// Optimistic-locking version.
+    pub version: i32,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+    /// Remarks on a write (DST adjustments, owner away...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warnings: Option<Vec<Warning>>,
+    /// The ledger, oldest first (on `GET /promises/{id}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ledger: Option<Vec<EventOut>>,
+}
+
+/// Renders a promise row; `warnings` are included when the answer is to a write.
+pub fn promise_out(p: Promise, warnings: Vec<Warning>) -> PromiseOut {
+    let lead: Vec<i64> = serde_json::from_str(&p.lead_seconds).unwrap_or_default();
+    PromiseOut {
+        due_at: instant(p.due_at),
+        due_local_offset: format_offset(p.due_offset_seconds),
+        grace: format_duration(Duration::seconds(p.grace_seconds)),
+        lead: lead.into_iter().map(|s| format_duration(Duration::seconds(s))).collect(),
+        recurrence: p
+            .recurrence_cron
+            .clone()
+            .map(|cron| RecurrenceBody { cron, until: p.recurrence_until.map(instant) }),
+        kept_at: p.kept_at.map(instant),
+        created_at: instant(p.created_at),
+        updated_at: instant(p.updated_at),
+        warnings: Some(warnings),
+        ledger: None,
+        id: p.id,
+        status: p.status,
+        kind: p.kind,
+        title: p.title,
+        details: p.details,
+        customer_id: p.customer_id,
+        owner_agent_id: p.owner_agent_id,
+        made_by_agent_id: p.made_by_agent_id,
+        due_local: p.due_local,
+        time_zone: p.time_zone,
+        disambiguation: p.disambiguation,
+        customer_requested: p.customer_requested,
+        kept_on_time: p.kept_on_time,
+        resolution_interaction_id: p.resolution_interaction_id,
+        resolution_note: p.resolution_note,
+        made_in_interaction_id: p.made_in_interaction_id,
+        reschedule_count: p.reschedule_count,
+        version: p.version,
+    }
+}
+
+fn read_out(p: Promise) -> PromiseOut {
+    PromiseOut { warnings: None, ..promise_out(p, Vec::new()) }
+}
+
+/// Turns a refused due time into a 422 carrying the nearest allowed slots, in UTC and in the customer's clock.
+fn refusal_error(refusal: DueRefusal, customer_zone: chrono_tz::Tz) -> AppError {
+    let extra = refusal.nearest.map(|n| {
+        let slot = |at: Option<DateTime<Utc>>| {
+            at.map(|t| json!({ "at": instant_of(t), "local": describe_local(t, customer_zone) }))
+        };
+        json!({ "nearest_slots": { "before": slot(n.before), "after": slot(n.after) } })
+    });
+    AppError::Unprocessable {
+        detail: refusal.message.clone(),
+        errors: vec![FieldError::new(refusal.field, refusal.code, refusal.message)],
+        extra,
+    }
+}
+
+/// Loads a customer the caller may see.
+pub fn visible_customer(conn: &mut DbConn, caller: &Caller, id: &str) -> Result<Customer, AppError> {
+    let customer = customers::find(conn, id)?.ok_or_else(|| AppError::not_found("customer", id))?;
+    caller.check_team(customer.team_id.as_deref(), "customer", id)?;
+    Ok(customer)
+}
+
+/// Loads a promise the caller may see, with its customer.
+pub fn visible_promise(conn: &mut DbConn, caller: &Caller, id: &str) -> Result<(Promise, Customer), AppError> {
+    let promise = promises::find(conn, id)?.ok_or_else(|| AppError::not_found("promise", id))?;
+    let customer = customers::find(conn, &promise.customer_id)?.ok_or_else(|| AppError::not_found("customer", id))?;
+    caller.check_team(customer.team_id.as_deref(), "promise", id)?;
+    Ok((promise, customer))
+}
+
+/// Plans a due time against the customer's window and the owner's shift and absences.
+fn plan_for(
+    conn: &mut DbConn,
+    input: &DueInput,
+    kind: PromiseKind,
+    customer: &Customer,
+    owner: &Agent,
+    now: DateTime<Utc>,
+) -> Result<DuePlan, AppError> {
+    let customer_zone = parse_zone(&customer.time_zone).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+    let owner_zone = parse_zone(&owner.time_zone).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+    let window = stored_window(&customer.contact_window);
+    let shift = stored_window(&owner.shift);
+    let away = away_periods(conn, &owner.id, now.timestamp_millis())?;
+    let holidays = customer.region.as_deref().and_then(HolidayCalendar::for_region);
+    let customer_time =
+        CustomerTime { zone: customer_zone, window: &window, do_not_call: customer.do_not_call, holidays };
+    let owner_time = OwnerTime { zone: owner_zone, shift: &shift, away: &away };
+    plan_due(input, kind, &customer_time, &owner_time, now).map_err(|r| refusal_error(r, customer_zone))
+}
+
+fn version_check(promise: &Promise, expected: Option<i32>) -> Result<(), AppError> {
+    match expected {
+        Some(v) if v != promise.version => Err(AppError::Conflict {
+            detail: format!(
+                "promise `{}` is at version {}, not {v}; read it again and retry",
+                promise.id, promise.version
+            ),
+            extra: Some(json!({ "current_version": promise.version })),
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn transition_check(promise: &Promise, action: Action) -> Result<(), AppError> {
+    let status = promise.status.parse::<PromiseStatus>().map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+    check_action(status, action).map_err(|e| AppError::Conflict {
+        detail: e.to_string(),
+        extra: Some(json!({ "current_status": status.as_str() })),
+    })
+}
+
+/// The tolerances a promise row is judged with.
+pub fn judging_of(promise: &Promise, tolerances: &Tolerances) -> Judging {
+    let early =
+        if promise.kind == PromiseKind::Deadline.as_str() { Duration::zero() } else { tolerances.callback_early };
+    Judging { early, grace: Duration::seconds(promise.grace_seconds) }
+}
+
+fn durations(checks: &mut Checks, field: &str, values: &[String]) -> Vec<Duration> {
+    let mut out = Vec::new();
+    for (i, v) in values.iter().enumerate() {
+        match parse_duration(v) {
+            Ok(d) => out.push(d),
+            Err(e) => checks.add(&format!("{field}[{i}]"), e.code(), e.to_string()),
+        }
+    }
+    out
+}
+
+/// Makes a promise: resolves its due time in the customer's clock, checks the contact window, writes the promise
+/// and its `created` event, and sets the customer's shopkeeper when they have none.
+#[utoipa::path(post, path = "/api/v1/promises", tag = "promises", request_body = NewPromiseBody,
+    params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = PromiseOut), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, body = Problem, description = "bad zone, nonexistent time with reject, outside the contact window (with nearest_slots), in the past...")),
+    security(("bearer" = [])))]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    body: Body<NewPromiseBody>,
+) -> Result<HttpResponse, AppError> {
+    let b = &body.value;
+    let mut checks = Checks::default();
+    let kind = checks.vocab::<PromiseKind>("kind", &b.kind);
+    let title = checks.text("title", &b.title, 500);
+    let details = checks.optional_text("details", b.details.as_deref(), 10_000).unwrap_or_default();
+    let tolerances = state.tolerances.clone();
+    let grace = match &b.grace {
+        Some(text) => match parse_duration(text) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                checks.add("grace", e.code(), e.to_string());
+                None
+            }
+        },
+        None => None,
+    };
+    let lead = b.lead.as_ref().map(|l| durations(&mut checks, "lead", l));
+    if b.lead.as_ref().is_some_and(|l| l.len() > 10) {
+        checks.add("lead", "too_many", "at most 10 lead reminders");
+    }
+    let mut recurrence = None;
+    let mut until = None;
+    if let Some(r) = &b.recurrence {
+        match Recurrence::parse(&r.cron) {
+            Ok(parsed) => recurrence = Some(parsed),
+            Err(e) => checks.add("recurrence.cron", e.code(), e.to_string()),
+        }
+        if let Some(u) = &r.until {
+            match parse_instant("recurrence.until", u) {
+                Ok(at) => until = Some(at),
+                Err(_) => {
+                    checks.add("recurrence.until", "invalid_instant", format!("`{u}` is not an RFC 3339 instant"))
+                }
+            }
+        }
+    }
+    match (kind, recurrence.is_some()) {
+        (Some(PromiseKind::Update), false) => {
+            checks.add("recurrence", "required", "an update promise needs recurrence.cron (how often to update)")
+        }
+        (Some(k), true) if k != PromiseKind::Update => {
+            checks.add("recurrence", "not_allowed", format!("a {k} promise cannot recur; use kind update"))
+        }
+        _ => {}
+    }
+    checks.finish()?;
+    let kind = kind.unwrap_or(PromiseKind::Callback);
+    let grace = grace.unwrap_or(match kind {
+        PromiseKind::Deadline => Duration::zero(),
+        _ => tolerances.callback_grace,
+    });
+    let lead = lead.unwrap_or_else(|| match kind {
+        PromiseKind::Deadline => tolerances.deadline_lead.clone(),
+        _ => tolerances.callback_lead.clone(),
+    });
+    let mut input = DueInput {
+        due_local: b.due_local.clone(),
+        time_zone: b.time_zone.clone(),
+        disambiguation: b.disambiguation.clone(),
+        within: b.within.clone(),
+        within_business_days: b.within_business_days,
+        customer_requested: b.customer_requested.unwrap_or(false),
+    };
+    let customer_id = b.customer_id.clone();
+    let owner_id = b.owner_agent_id.clone().unwrap_or_else(|| caller.agent_id.clone());
+    let made_in = b.made_in_interaction_id.clone();
+    let now = state.clock.now();
+    let who = caller.clone();
+    idempotent_write(&state, &caller, &req, &body.raw, StatusCode::CREATED, move |conn| {
+        let customer = visible_customer(conn, &who, &customer_id)?;
+        let owner = agents::find(conn, &owner_id)?.filter(|a| a.active).ok_or_else(|| {
+            AppError::invalid(
+                "owner_agent_id",
+                "unknown_agent",
+                format!("agent `{owner_id}` does not exist or is inactive"),
+            )
+        })?;
+        if owner.id != who.agent_id {
+            who.require(Role::Manager).map_err(|_| {
+                AppError::Forbidden("only managers and admins make promises on another agent's behalf".into())
+            })?;
+        }
+        if !who.is_admin() && owner.team_id != customer.team_id {
+            return Err(AppError::invalid("owner_agent_id", "other_team", "the owner must be in the customer's team"));
+        }
+        if let Some(interaction) = &made_in {
+            let found = interactions::find(conn, interaction)?.filter(|i| i.customer_id == customer.id);
+            if found.is_none() {
+                return Err(AppError::invalid(
+                    "made_in_interaction_id",
+                    "unknown_interaction",
+                    format!("interaction `{interaction}` does not exist for this customer"),
+                ));
+            }
+        }
+        if let (Some(rule), true) =
+            (&recurrence, input.due_local.is_none() && input.within.is_none() && input.within_business_days.is_none())
+        {
+            // An update with no explicit first time starts at the recurrence's next occurrence.
+            let zone = match &input.time_zone {
+                Some(name) => parse_zone(name).map_err(|e| AppError::invalid("time_zone", e.code(), e.to_string()))?,
+                None => parse_zone(&customer.time_zone).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?,
+            };
+            let first = rule.next_after(now, zone, Default::default(), until).ok_or_else(|| {
+                AppError::invalid("recurrence.cron", "no_occurrence", "the recurrence has no occurrence before its end")
+            })?;
+            input.due_local = Some(first.local.format("%Y-%m-%dT%H:%M:%S").to_string());
+        }
+        let plan = plan_for(conn, &input, kind, &customer, &owner, now)?;
+        let now_ms = now.timestamp_millis();
+        let promise = Promise {
+            id: new_id("prm"),
+            customer_id: customer.id.clone(),
+            owner_agent_id: owner.id.clone(),
+            made_by_agent_id: who.agent_id.clone(),
+            kind: kind.as_str().into(),
+            title,
+            details,
+            due_local: plan.due_local.format("%Y-%m-%dT%H:%M:%S").to_string(),
+            time_zone: plan.zone.name().into(),
+            disambiguation: plan.disambiguation.as_str().into(),
+            due_at: plan.due_at.timestamp_millis(),
+            due_offset_seconds: plan.offset_seconds,
+            window_end_at: None,
+            grace_seconds: grace.num_seconds(),
+            lead_seconds: serde_json::to_string(&lead.iter().map(|d| d.num_seconds()).collect::<Vec<_>>())
+                .map_err(|e| AppError::Internal(e.into()))?,
+            recurrence_cron: recurrence.as_ref().map(|r| r.expression().to_string()),
+            recurrence_until: until.map(|u| u.timestamp_millis()),
+            status: PromiseStatus::Open.as_str().into(),
+            kept_at: None,
+            kept_on_time: None,
+            resolution_interaction_id: None,
+            resolution_note: None,
+            made_in_interaction_id: made_in,
+            customer_requested: input.customer_requested,
+            reschedule_count: 0,
+            version: 1,
+            created_at: now_ms,
+            updated_at: now_ms,
+        };
+        promises::insert(conn, &promise)?;
+        ledger::append(
+            conn,
+            &promise,
+            EventKind::Created,
+            Some(&who.agent_id),
+            now_ms,
+            json!({
+                "kind": promise.kind, "title": promise.title, "due_at": instant(promise.due_at),
+                "due_local": promise.due_local, "time_zone": promise.time_zone,
+                "customer_requested": promise.customer_requested,
+                "outside_contact_window": plan.outside_window_by_request,
+                "owner_agent_id": promise.owner_agent_id,
+                "warnings": plan.warnings,
+            }),
+        )?;
+        if customer.owner_agent_id.is_none() {
+            let changes = customers::CustomerChanges {
+                owner_agent_id: Some(Some(owner.id.clone())),
+                updated_at: now_ms,
+                ..Default::default()
+            };
+            customers::update(conn, &customer.id, &changes)?;
+        }
+        to_json(promise_out(promise, plan.warnings))
+    })
+    .await
+}
+
+/// Query of `GET /promises`.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PromiseListQuery {
+    /// Owner agent id (`me` for the caller).
+    pub owner: Option<String>,
+    /// Customer id.
+    pub customer: Option<String>,
+    /// callback, deadline or update.
+    pub kind: Option<String>,
+    /// Status, or several separated by commas.
+    pub status: Option<String>,
+    /// RFC 3339: due at or after.
+    pub due_from: Option<String>,
+    /// RFC 3339: due before.
+    pub due_to: Option<String>,
+    /// Page size, 1-500 (default 50).
+    pub limit: Option<i64>,
+    /// From `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A page of promises.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PromisePage {
+    /// Promises by due time.
+    pub items: Vec<PromiseOut>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Lists promises by due time, filtered; agents and managers see their team's customers only.
+#[utoipa::path(get, path = "/api/v1/promises", tag = "promises", params(PromiseListQuery),
+    responses((status = 200, body = PromisePage), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<PromiseListQuery>,
+) -> Result<HttpResponse, AppError> {
+    let q = query.into_inner();
+    let limit = page_limit(q.limit)?;
+    let mut filter = PromiseFilter {
+        owner: q.owner.map(|o| if o == "me" { caller.agent_id.clone() } else { o }),
+        customer: q.customer,
+        ..Default::default()
+    };
+    if let Some(kind) = &q.kind {
+        let mut checks = Checks::default();
+        filter.kind = checks.vocab::<PromiseKind>("kind", kind).map(|k| k.as_str().to_string());
+        checks.finish()?;
+    }
+    if let Some(statuses) = &q.status {
+        let mut checks = Checks::default();
+        for s in statuses.split(',').map(str::trim) {
+            if let Some(status) = checks.vocab::<PromiseStatus>("status", s) {
+                filter.statuses.push(status.as_str().into());
+            }
+        }
+        checks.finish()?;
+    }
+    filter.due_from =
+        q.due_from.as_deref().map(|t| parse_instant("due_from", t)).transpose()?.map(|t| t.timestamp_millis());
+    filter.due_to = q.due_to.as_deref().map(|t| parse_instant("due_to", t)).transpose()?.map(|t| t.timestamp_millis());
+    if let Some(cursor) = &q.cursor {
+        let text = decode_cursor(cursor)?;
+        let (due, id) = text
+            .split_once('|')
+            .and_then(|(d, i)| Some((d.parse::<i64>().ok()?, i.to_string())))
+            .ok_or_else(|| AppError::invalid("cursor", "invalid_cursor", "the cursor is not one this API gave out"))?;
+        filter.after = Some((due, id));
+    }
+    if !caller.is_admin() {
+        match &caller.team_id {
+            Some(team) => filter.team = Some(team.clone()),
+            None => filter.owner = Some(caller.agent_id.clone()),
+        }
+    }
+    let rows = state.db.read(move |conn| Ok(promises::list(conn, &filter, limit + 1)?)).await?;
+    let mut rows = rows;
+    let next_cursor = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|p| encode_cursor(&format!("{}|{}", p.due_at, p.id)))
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(PromisePage { items: rows.into_iter().map(read_out).collect(), next_cursor }))
+}
+
+/// One promise with its whole ledger.
+#[utoipa::path(get, path = "/api/v1/promises/{id}", tag = "promises", params(("id" = String, Path)),
+    responses((status = 200, body = PromiseOut), (status = 401, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn show(state: web::Data<AppState>, caller: Caller, id: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let out = state
+        .db
+        .read(move |conn| {
+            let (promise, _) = visible_promise(conn, &caller, &id)?;
+            let events = promises::events_of(conn, &promise.id)?;
+            Ok(PromiseOut { ledger: Some(events.into_iter().map(EventOut::from).collect()), ..read_out(promise) })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// Moves a promise's due time. A customer's request before due is a renegotiation; an agent's after due counts
+/// as late. The old and new times stay in the ledger.
+#[utoipa::path(post, path = "/api/v1/promises/{id}/reschedule", tag = "promises", request_body = RescheduleBody,
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = PromiseOut), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn reschedule(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: Body<RescheduleBody>,
+) -> Result<HttpResponse, AppError> {
+    let b = &body.value;
+    let mut checks = Checks::default();
+    let reason = checks.text("reason", &b.reason, 2000);
+    let initiated_by = checks.vocab::<Initiator>("initiated_by", &b.initiated_by);
+    checks.finish()?;
+    let initiated_by = initiated_by.unwrap_or(Initiator::Agent);
+    let input = DueInput {
+        due_local: b.due_local.clone(),
+        time_zone: b.time_zone.clone(),
+        disambiguation: b.disambiguation.clone(),
+        within: b.within.clone(),
+        within_business_days: b.within_business_days,
+        customer_requested: b.customer_requested.unwrap_or(initiated_by == Initiator::Customer),
+    };
+    let expected = b.version.or(if_match(&req)?);
+    let now = state.clock.now();
+    let who = caller.clone();
+    let id = id.into_inner();
+    idempotent_write(&state, &caller, &req, &body.raw, StatusCode::OK, move |conn| {
+        let (promise, customer) = visible_promise(conn, &who, &id)?;
+        who.check_promise_actor(&promise.owner_agent_id, customer.team_id.as_deref())?;
+        transition_check(&promise, Action::Reschedule)?;
+        version_check(&promise, expected)?;
+        let owner = agents::find(conn, &promise.owner_agent_id)?.ok_or_else(|| AppError::not_found("agent", &promise.owner_agent_id))?;
+        let kind = promise.kind.parse::<PromiseKind>().map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+        let plan = plan_for(conn, &input, kind, &customer, &owner, now)?;
+        let late = reschedule_counts_as_late(initiated_by, from_ms(promise.due_at), now);
+        let read_version = promise.version;
+        let mut changed = promise.clone();
+        changed.due_local = plan.due_local.format("%Y-%m-%dT%H:%M:%S").to_string();
+        changed.time_zone = plan.zone.name().into();
+        changed.disambiguation = plan.disambiguation.as_str().into();
+        changed.due_at = plan.due_at.timestamp_millis();
+        changed.due_offset_seconds = plan.offset_seconds;
+        changed.status = PromiseStatus::Open.as_str().into();
+        changed.customer_requested = input.customer_requested;
+        changed.reschedule_count += 1;
+        let data = json!({
+            "from": { "due_at": instant(promise.due_at), "due_local": promise.due_local, "time_zone": promise.time_zone },
+            "to": { "due_at": instant(changed.due_at), "due_local": changed.due_local, "time_zone": changed.time_zone },
+            "reason": reason, "initiated_by": initiated_by.as_str(),
+            "after_due": now.timestamp_millis() > promise.due_at, "counts_as_late": late,
+            "warnings": plan.warnings,
+        });
+        ledger::save(conn, &mut changed, read_version, now.timestamp_millis(), Some(&who.agent_id), vec![(EventKind::Rescheduled, data)])?;
+        to_json(promise_out(changed, plan.warnings))
+    })
+    .await
+}
+
+/// Marks a promise kept, with a note or an interaction as evidence; judged on time up to due + grace.
+#[utoipa::path(post, path = "/api/v1/promises/{id}/keep", tag = "promises", request_body = KeepBody,
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = PromiseOut), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn keep(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: Body<KeepBody>,
+) -> Result<HttpResponse, AppError> {
+    let b = &body.value;
+    let mut checks = Checks::default();
+    let note = checks.optional_text("note", b.note.as_deref(), 5000);
+    if note.is_none() && b.interaction_id.is_none() {
+        checks.add("note", "evidence_required", "a keep needs evidence: a note, an interaction_id, or both");
+    }
+    checks.finish()?;
+    let interaction_id = b.interaction_id.clone();
+    let expected = b.version.or(if_match(&req)?);
+    let now = state.clock.now();
+    let tolerances = state.tolerances.clone();
+    let who = caller.clone();
+    let id = id.into_inner();
+    idempotent_write(&state, &caller, &req, &body.raw, StatusCode::OK, move |conn| {
+        let (promise, customer) = visible_promise(conn, &who, &id)?;
+        who.check_promise_actor(&promise.owner_agent_id, customer.team_id.as_deref())?;
+        transition_check(&promise, Action::Keep)?;
+        version_check(&promise, expected)?;
+        let kept_at = match &interaction_id {
+            Some(iid) => {
+                let interaction = interactions::find(conn, iid)?
+                    .filter(|i| i.customer_id == promise.customer_id)
+                    .ok_or_else(|| {
+                        AppError::invalid(
+                            "interaction_id",
+                            "unknown_interaction",
+                            format!("interaction `{iid}` does not exist for this customer"),
+                        )
+                    })?;
+                from_ms(interaction.occurred_at)
+            }
+            None => now,
+        };
+        let timeliness = judge_keep(from_ms(promise.due_at), judging_of(&promise, &tolerances), kept_at);
+        let read_version = promise.version;
+        let mut changed = promise;
+        changed.status = PromiseStatus::Kept.as_str().into();
+        changed.kept_at = Some(kept_at.timestamp_millis());
+        changed.kept_on_time = Some(timeliness == crate::domain::promise::Timeliness::OnTime);
+        changed.resolution_interaction_id = interaction_id.clone();
+        changed.resolution_note = note.clone();
+        let data = json!({
+            "timeliness": timeliness.as_str(), "kept_at": instant_of(kept_at),
+            "evidence_interaction_id": interaction_id, "note": note, "final": true,
+        });
+        ledger::save(
+            conn,
+            &mut changed,
+            read_version,
+            now.timestamp_millis(),
+            Some(&who.agent_id),
+            vec![(EventKind::Kept, data)],
+        )?;
+        to_json(promise_out(changed, Vec::new()))
+    })
+    .await
+}
+
+/// Withdraws a promise: with the customer's agreement it is cancelled, without it the promise is broken.
+#[utoipa::path(post, path = "/api/v1/promises/{id}/cancel", tag = "promises", request_body = CancelBody,
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = PromiseOut), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn cancel(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: Body<CancelBody>,
+) -> Result<HttpResponse, AppError> {
+    let b = &body.value;
+    let mut checks = Checks::default();
+    let reason = checks.text("reason", &b.reason, 2000);
+    let initiated_by = checks.vocab::<Initiator>("initiated_by", &b.initiated_by);
+    checks.finish()?;
+    let initiated_by = initiated_by.unwrap_or(Initiator::Agent);
+    let expected = b.version.or(if_match(&req)?);
+    let now = state.clock.now();
+    let who = caller.clone();
+    let id = id.into_inner();
+    idempotent_write(&state, &caller, &req, &body.raw, StatusCode::OK, move |conn| {
+        let (promise, customer) = visible_promise(conn, &who, &id)?;
+        who.check_promise_actor(&promise.owner_agent_id, customer.team_id.as_deref())?;
+        transition_check(&promise, Action::Cancel)?;
+        version_check(&promise, expected)?;
+        let status = status_after_cancel(initiated_by);
+        let read_version = promise.version;
+        let mut changed = promise;
+        changed.status = status.as_str().into();
+        changed.resolution_note = Some(reason.clone());
+        let mut events =
+            vec![(EventKind::Cancelled, json!({ "reason": reason, "initiated_by": initiated_by.as_str() }))];
+        if status == PromiseStatus::Broken {
+            events.push((EventKind::Broken, json!({ "reason": "cancelled_without_customer_agreement" })));
+        }
+        ledger::save(conn, &mut changed, read_version, now.timestamp_millis(), Some(&who.agent_id), events)?;
+        to_json(promise_out(changed, Vec::new()))
+    })
+    .await
+}
+
+/// Hands a promise to another agent of the customer's team, with a note that travels with it.
+#[utoipa::path(post, path = "/api/v1/promises/{id}/handover", tag = "promises", request_body = HandoverBody,
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = PromiseOut), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn handover(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: Body<HandoverBody>,
+) -> Result<HttpResponse, AppError> {
+    let b = &body.value;
+    let mut checks = Checks::default();
+    let note = checks.text("note", &b.note, 5000);
+    checks.finish()?;
+    let to = b.to_agent_id.clone();
+    let expected = b.version.or(if_match(&req)?);
+    let now = state.clock.now();
+    let who = caller.clone();
+    let id = id.into_inner();
+    idempotent_write(&state, &caller, &req, &body.raw, StatusCode::OK, move |conn| {
+        let (promise, customer) = visible_promise(conn, &who, &id)?;
+        who.check_promise_actor(&promise.owner_agent_id, customer.team_id.as_deref())?;
+        transition_check(&promise, Action::HandOver)?;
+        version_check(&promise, expected)?;
+        let target = agents::find(conn, &to)?.filter(|a| a.active).ok_or_else(|| {
+            AppError::invalid("to_agent_id", "unknown_agent", format!("agent `{to}` does not exist or is inactive"))
+        })?;
+        if target.id == promise.owner_agent_id {
+            return Err(AppError::invalid("to_agent_id", "same_owner", "the promise already belongs to this agent"));
+        }
+        if target.team_id != customer.team_id && !who.is_admin() {
+            return Err(AppError::invalid("to_agent_id", "other_team", "hand-overs stay within the customer's team"));
+        }
+        let read_version = promise.version;
+        let from = promise.owner_agent_id.clone();
+        let mut changed = promise;
+        changed.owner_agent_id = target.id.clone();
+        let data = json!({ "from": from, "to": target.id, "note": note });
+        ledger::save(
+            conn,
+            &mut changed,
+            read_version,
+            now.timestamp_millis(),
+            Some(&who.agent_id),
+            vec![(EventKind::HandedOver, data)],
+        )?;
+        to_json(promise_out(changed, Vec::new()))
+    })
+    .await
+}
+
+/// The version in an `If-Match` header (`"3"` or `3`), if any.
+fn if_match(req: &HttpRequest) -> Result<Option<i32>, AppError> {
+    match req.headers().get(actix_web::http::header::IF_MATCH) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .map(|s| s.trim().trim_start_matches("W/").trim_matches('"'))
+            .and_then(|s| s.parse::<i32>().ok())
+            .map(Some)
+            .ok_or_else(|| AppError::malformed("If-Match", "If-Match must carry the promise version, e.g. \"3\"")),
+    }
+}

@@ -1,0 +1,117 @@
+//! Building the application: the database, the state shared by handlers, and the HTTP server bound to a
+//! listener (port 0 in tests, so every test gets its own).
+
+use std::net::TcpListener;
+
+use actix_web::dev::{Server, Service};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{web, App, HttpMessage, HttpRequest, HttpResponse, HttpServer};
+use tracing_actix_web::{RequestId, TracingLogger};
+
+use crate::clock::Clock;
+use crate::db::{Db, PoolOptions};
+use crate::error::AppError;
+use crate::routes;
+use crate::routes::api::BodyLimit;
+use crate::settings::{Settings, Tolerances};
+
+/// What every handler can reach.
+pub struct AppState {
+    /// The database.
+    pub db: Db,
+    /// "Now".
+    pub clock: Clock,
+    /// Default tolerances for judging promises.
+    pub tolerances: Tolerances,
+}
+
+/// A built, not yet awaited, application.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Opens the database (running migrations) and binds the listener named in settings.
+    pub fn build(settings: &Settings, clock: Clock) -> anyhow::Result<Self> {
+        let db = open_database(settings)?;
+        let listener = TcpListener::bind(&settings.server.bind)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.server.bind))?;
+        Self::build_with(settings, db, clock, listener)
+    }
+
+    /// Builds on an existing database and listener.
+    pub fn build_with(settings: &Settings, db: Db, clock: Clock, listener: TcpListener) -> anyhow::Result<Self> {
+        let port = listener.local_addr()?.port();
+        let report = crate::tzdata::recompute_if_changed(&db, clock.now())
+            .map_err(|e| anyhow::anyhow!("re-deriving due times after a tzdata change failed: {e}"))?;
+        if report.recomputed > 0 || report.previous.is_some_and(|v| v != crate::domain::time::tzdata_version()) {
+            tracing::warn!(
+                checked = report.checked,
+                recomputed = report.recomputed,
+                "time-zone rules changed; due times re-derived"
+            );
+        }
+        let state = web::Data::new(AppState { db, clock, tolerances: settings.tolerances()? });
+        let limit = settings.server.body_limit_bytes;
+        let workers = settings.server.workers;
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap_fn(|req, srv| {
+                    // Echo the request id that every log line of this request carries, so a client can quote it.
+                    let id = req.extensions().get::<RequestId>().map(|id| id.to_string());
+                    let response = srv.call(req);
+                    async move {
+                        let mut response = response.await?;
+                        if let Some(value) = id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+                            response.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
+                        }
+                        Ok(response)
+                    }
+                })
+                .wrap(TracingLogger::default())
+                .app_data(state.clone())
+                .app_data(BodyLimit(limit))
+                .app_data(web::QueryConfig::default().error_handler(routes::api::query_error))
+                .app_data(
+                    web::PathConfig::default().error_handler(|e, _| AppError::malformed("path", e.to_string()).into()),
+                )
+                .configure(routes::ops::configure)
+                .configure(routes::api::configure)
+                .default_service(web::to(not_found))
+        })
+        .listen(listener)?;
+        if workers > 0 {
+            server = server.workers(workers);
+        }
+        Ok(Self { port, server: server.run() })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until stopped (SIGINT/SIGTERM stop gracefully).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Connects with the settings' pool options and runs pending migrations.
+pub fn open_database(settings: &Settings) -> anyhow::Result<Db> {
+    let options = PoolOptions {
+        max_connections: settings.database.max_connections,
+        busy_timeout: std::time::Duration::from_millis(settings.database.busy_timeout_ms),
+    };
+    let db = Db::connect(&settings.database.url, &options)?;
+    let applied = db.migrate()?;
+    if !applied.is_empty() {
+        tracing::info!(migrations = ?applied, "applied database migrations");
+    }
+    Ok(db)
+}
+
+async fn not_found(req: HttpRequest) -> HttpResponse {
+    actix_web::ResponseError::error_response(&AppError::NotFound { resource: "route", id: req.path().to_string() })
+}

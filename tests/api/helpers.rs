@@ -1,0 +1,222 @@
+//! The test application: a real server on port 0 over a fresh SQLite file, a manual clock, and an HTTP client.
+
+use std::net::TcpListener;
+
+use chrono::{DateTime, Utc};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+use tendero::clock::Clock;
+use tendero::db::{Db, PoolOptions};
+use tendero::settings::Settings;
+use tendero::startup::Application;
+
+/// A running Tendero for one test.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+    /// Move time with this instead of sleeping.
+    pub clock: Clock,
+    /// Direct database access for set-up and assertions.
+    pub db: Db,
+    /// An admin's token.
+    pub admin: String,
+    /// HTTP client.
+    pub client: reqwest::Client,
+    _dir: TempDir,
+}
+
+/// An HTTP answer: status, headers and the body as JSON (Null when empty or not JSON).
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    /// The `errors[].field` and `errors[].code` pairs of a problem answer.
+    pub fn error_fields(&self) -> Vec<(String, String)> {
+        self.body["errors"]
+            .as_array()
+            .map(|errors| {
+                errors
+                    .iter()
+                    .map(|e| {
+                        (e["field"].as_str().unwrap_or("").to_string(), e["code"].as_str().unwrap_or("").to_string())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Asserts a problem+json answer with this status.
+    pub fn assert_problem(&self, status: u16) {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        let content_type = self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+        assert_eq!(content_type, "application/problem+json", "body: {}", self.body);
+        assert_eq!(self.body["status"], json!(status));
+        assert!(self.body["type"].as_str().is_some_and(|t| t.starts_with("/problems/")));
+        assert!(self.body["title"].is_string() && self.body["detail"].is_string());
+    }
+}
+
+/// Starts Tendero at `now` with an admin and returns the handle.
+pub async fn spawn_app_at(now: DateTime<Utc>) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut settings = Settings::load(None).expect("settings");
+    settings.database.url = format!("sqlite://{}", dir.path().join("tendero.db").display());
+    settings.server.bind = "127.0.0.1:0".into();
+    settings.server.workers = 2;
+    if std::env::var("TEST_LOG").is_ok() {
+        tendero::telemetry::init("pretty", "info");
+    }
+    let db = Db::connect(
+        &settings.database.url,
+        &PoolOptions { max_connections: 4, busy_timeout: std::time::Duration::from_secs(5) },
+    )
+    .expect("database");
+    db.migrate().expect("migrations");
+    let clock = Clock::manual(now);
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listener");
+    let app = Application::build_with(&settings, db.clone(), clock.clone(), listener).expect("app");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    actix_web::rt::spawn(app.run_until_stopped());
+    let admin = db
+        .write_blocking(|conn| {
+            let now = now.timestamp_millis();
+            let agent = tendero::repo::agents::Agent {
+                id: tendero::clock::new_id("agt"),
+                name: "Admin Tendero".into(),
+                email: "admin@tendero.test".into(),
+                role: "admin".into(),
+                team_id: None,
+                time_zone: "Europe/Madrid".into(),
+                shift: "always".into(),
+                locale: "en".into(),
+                active: true,
+                password_hash: None,
+                created_at: now,
+                updated_at: now,
+            };
+            tendero::repo::agents::insert(conn, &agent)?;
+            Ok(tendero::repo::tokens::create(conn, &agent.id, "test", now)?.1)
+        })
+        .expect("admin");
+    TestApp { address, clock, db, admin, client: reqwest::Client::new(), _dir: dir }
+}
+
+impl TestApp {
+    /// Sends a request with an optional bearer token and JSON body.
+    pub async fn send(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<&Value>) -> Answer {
+        let mut request = self.client.request(method, format!("{}{}", self.address, path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        read(request.send().await.expect("request")).await
+    }
+
+    /// GET with a token.
+    pub async fn get(&self, path: &str, token: &str) -> Answer {
+        self.send(reqwest::Method::GET, path, Some(token), None).await
+    }
+
+    /// POST JSON with a token.
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.send(reqwest::Method::POST, path, Some(token), Some(&body)).await
+    }
+
+    /// PATCH JSON with a token.
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.send(reqwest::Method::PATCH, path, Some(token), Some(&body)).await
+    }
+
+    /// POST and insist on a 2xx; returns the body.
+    pub async fn created(&self, path: &str, token: &str, body: Value) -> Value {
+        let answer = self.post(path, token, body).await;
+        assert!(answer.status.is_success(), "POST {path} answered {}: {}", answer.status, answer.body);
+        answer.body
+    }
+
+    /// Creates a team and returns its id.
+    pub async fn team(&self, name: &str) -> String {
+        self.created("/api/v1/teams", &self.admin, json!({ "name": name })).await["id"].as_str().unwrap().to_string()
+    }
+
+    /// Creates an agent and returns (id, token).
+    pub async fn agent(&self, name: &str, role: &str, team: Option<&str>, zone: &str, shift: &str) -> (String, String) {
+        let email = format!("{}@tendero.test", name.to_lowercase().replace(' ', "."));
+        let agent = self
+            .created(
+                "/api/v1/agents",
+                &self.admin,
+                json!({ "name": name, "email": email, "role": role, "team_id": team, "time_zone": zone, "shift": shift, "locale": "es-ES" }),
+            )
+            .await;
+        let id = agent["id"].as_str().unwrap().to_string();
+        let token = self.created(&format!("/api/v1/agents/{id}/tokens"), &self.admin, json!({ "name": "test" })).await;
+        (id, token["token"].as_str().unwrap().to_string())
+    }
+}
+
+async fn read(response: reqwest::Response) -> Answer {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.expect("body");
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Answer { status, headers, body }
+}
+
+/// The Zaragoza team as in the seed stories: a manager, two agents in Madrid, one in the Canaries, and a second
+/// team with one agent (for "other team" checks).
+pub struct Zaragoza {
+    pub manager: (String, String),
+    pub marta: (String, String),
+    pub jorge: (String, String),
+    pub ayoze: (String, String),
+    pub outsider: (String, String),
+}
+
+/// Creates the Zaragoza team.
+pub async fn zaragoza(app: &TestApp) -> Zaragoza {
+    let team = app.team("Zaragoza").await;
+    let other = app.team("Valencia").await;
+    let shift = "mon-sat 08:00-21:00";
+    Zaragoza {
+        manager: app.agent("Lucia Ferrer", "manager", Some(&team), "Europe/Madrid", shift).await,
+        marta: app.agent("Marta Gil", "agent", Some(&team), "Europe/Madrid", shift).await,
+        jorge: app.agent("Jorge Sanz", "agent", Some(&team), "Europe/Madrid", shift).await,
+        ayoze: app.agent("Ayoze Medina", "agent", Some(&team), "Atlantic/Canary", "mon-fri 08:00-17:00").await,
+        outsider: app.agent("Vicente Soler", "agent", Some(&other), "Europe/Madrid", shift).await,
+    }
+}
+
+/// Creates a customer as `token` and returns its id.
+pub async fn customer(app: &TestApp, token: &str, name: &str, zone: &str) -> String {
+    app.created(
+        "/api/v1/customers",
+        token,
+        json!({ "name": name, "time_zone": zone, "locale": "es-ES", "phone": "+34 976 555 000", "region": "ES" }),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Parses an RFC 3339 instant.
+pub fn at(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text).expect("instant").with_timezone(&Utc)
+}
+
+impl TestApp {
+    /// Rows in the promise ledger, counted in the database itself.
+    pub fn ledger_rows(&self) -> i64 {
+        use diesel::prelude::*;
+        use tendero::db::schema::promise_events;
+        self.db.read_blocking(|conn| Ok(promise_events::table.count().get_result::<i64>(conn)?)).expect("count")
+    }
+}

@@ -1,0 +1,51 @@
+//! A change of the IANA rules moves the instant of a future promise, never its wall-clock time.
+
+use diesel::prelude::*;
+use serde_json::json;
+
+use crate::helpers::{at, customer, spawn_app_at, zaragoza};
+use tendero::db::schema::promises;
+use tendero::repo::service_state;
+
+#[actix_web::test]
+async fn start_up_rederives_future_promises_after_a_tzdata_change_and_records_it() {
+    let app = spawn_app_at(at("2026-03-16T09:00:00Z")).await;
+    let z = zaragoza(&app).await;
+    let c = customer(&app, &z.marta.1, "Ana Royo", "Europe/Madrid").await;
+    let p = app
+        .created(
+            "/api/v1/promises",
+            &z.marta.1,
+            json!({ "customer_id": c, "kind": "callback", "title": "Te llamo", "due_local": "2026-04-07T11:00" }),
+        )
+        .await;
+    let id = p["id"].as_str().unwrap().to_string();
+    assert_eq!(p["due_at"], "2026-04-07T09:00:00Z");
+
+    // As if the instant had been derived under older rules that put Madrid on +01:00 in April.
+    let stale = at("2026-04-07T10:00:00Z").timestamp_millis();
+    let promise_id = id.clone();
+    app.db
+        .write_blocking(move |conn| {
+            diesel::update(promises::table.find(&promise_id))
+                .set((promises::due_at.eq(stale), promises::due_offset_seconds.eq(3600)))
+                .execute(conn)?;
+            Ok(service_state::set(conn, "tzdata_version", "2000a", 0)?)
+        })
+        .unwrap();
+
+    let report = tendero::tzdata::recompute_if_changed(&app.db, app.clock.now()).unwrap();
+    assert_eq!(report.previous.as_deref(), Some("2000a"));
+    assert_eq!(report.recomputed, 1);
+    let after = app.get(&format!("/api/v1/promises/{id}"), &z.marta.1).await.body;
+    assert_eq!(after["due_at"], "2026-04-07T09:00:00Z");
+    assert_eq!(after["due_local"], "2026-04-07T11:00:00");
+    assert_eq!(after["due_local_offset"], "+02:00");
+    let last = after["ledger"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["kind"], "recomputed");
+    assert_eq!(last["data"]["from"]["due_at"], "2026-04-07T10:00:00Z");
+
+    // Once recorded, the next start does not scan again.
+    let again = tendero::tzdata::recompute_if_changed(&app.db, app.clock.now()).unwrap();
+    assert_eq!((again.checked, again.recomputed), (0, 0));
+}
