@@ -13,12 +13,13 @@ use crate::domain::time::{parse_zone, resolve_local, within_days, Disambiguation
 use crate::domain::vocab::EventKind;
 use crate::error::AppError;
 use crate::ledger;
+use crate::outbox;
 use crate::repo::agents::{self, Agent};
 use crate::repo::customers::{self, Customer};
 use crate::repo::interactions::{self, Interaction};
 use crate::repo::promises::{self, Promise};
 use crate::repo::{teams, tokens};
-use crate::settings::Settings;
+use crate::settings::{Settings, Tolerances};
 
 /// The password of every demo login on the web pages.
 pub const DEMO_PASSWORD: &str = "tendero-demo";
@@ -78,6 +79,7 @@ struct Seeder<'a> {
     conn: &'a mut DbConn,
     now: DateTime<Utc>,
     team_id: String,
+    tolerances: &'a Tolerances,
 }
 
 impl Seeder<'_> {
@@ -254,6 +256,8 @@ impl Seeder<'_> {
             json!({ "kind": kind, "title": title, "due_at": crate::routes::api::instant(promise.due_at),
                     "due_local": promise.due_local, "time_zone": promise.time_zone, "warnings": [] }),
         )?;
+        // Demo promises fire like real ones, so a newcomer sees prompts arrive.
+        outbox::schedule(self.conn, &promise, self.tolerances, to_ms(self.now))?;
         Ok(promise)
     }
 
@@ -274,13 +278,14 @@ impl Seeder<'_> {
             evidence.occurred_at,
             Some(&actor.id),
             vec![(EventKind::Kept, data)],
-        )
+        )?;
+        outbox::retire(self.conn, &changed.id)
     }
 }
 
 /// Loads the demo dataset (once per database; later runs only add synthetic customers) and returns a fresh
 /// token for each demo login.
-pub fn seed(db: &Db, synthetic: u32, now: DateTime<Utc>) -> anyhow::Result<Vec<DemoLogin>> {
+pub fn seed(db: &Db, tolerances: &Tolerances, synthetic: u32, now: DateTime<Utc>) -> anyhow::Result<Vec<DemoLogin>> {
     let hash = hash_password(DEMO_PASSWORD)?;
     // Whole minutes read better in the agenda than the second the demo was loaded.
     let now = now.duration_trunc(Duration::minutes(1)).unwrap_or(now);
@@ -299,7 +304,7 @@ pub fn seed(db: &Db, synthetic: u32, now: DateTime<Utc>) -> anyhow::Result<Vec<D
                 team.id
             }
         };
-        let mut s = Seeder { conn, now, team_id };
+        let mut s = Seeder { conn, now, team_id, tolerances };
         let admin = s.agent(
             "Admin Tendero",
             "admin@tendero.test",
@@ -648,7 +653,7 @@ fn seed_synthetic(s: &mut Seeder<'_>, n: u32, owners: &[&Agent]) -> Result<(), A
     let ago = Duration::hours(2 + i64::from(n % 48));
     let first =
         s.interaction(&c, Some(owner), "phone", "inbound", "reached", "Asked about an invoice line.", ago, None)?;
-    let due = s.slot(&c, i64::from(n % 7), 9 + (n % 10), if n % 2 == 0 { 0 } else { 30 });
+    let due = s.slot(&c, i64::from(n % 7), 9 + (n % 10), if n.is_multiple_of(2) { 0 } else { 30 });
     s.promise(&c, owner, "callback", "Te llamo con la respuesta sobre la factura", due, ago, None, Some(&first))?;
     Ok(())
 }

@@ -4,13 +4,17 @@
 pub mod auth;
 pub mod clock;
 pub mod db;
+pub mod delivery;
 pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod ledger;
+pub mod outbox;
 pub mod repo;
 pub mod routes;
+pub mod scheduler;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;
 pub mod tzdata;
+pub mod views;

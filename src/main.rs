@@ -118,7 +118,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Demo { customers, serve: and_serve, .. } => {
             let db = open_database(&settings)?;
-            let logins = demo::seed(&db, customers, Clock::system().now())?;
+            let logins = demo::seed(&db, &settings.tolerances()?, customers, Clock::system().now())?;
             println!("Demo data loaded into {}.", settings.database.url);
             println!("API tokens (send as `Authorization: Bearer <token>`):");
             for login in &logins {

@@ -25,6 +25,26 @@ pub struct Settings {
     pub scheduler: SchedulerSettings,
     /// Default tolerances for judging promises.
     pub promises: PromiseSettings,
+    /// Outgoing email.
+    pub email: EmailSettings,
+    /// Template overrides.
+    pub templates: TemplateSettings,
+}
+
+/// `[email]`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct EmailSettings {
+    /// `smtp://host:port`, empty for no email.
+    pub smtp_url: String,
+    /// From address.
+    pub from: String,
+}
+
+/// `[templates]`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct TemplateSettings {
+    /// Override directory, empty for none.
+    pub dir: String,
 }
 
 /// `[server]`.
@@ -34,6 +54,8 @@ pub struct ServerSettings {
     pub bind: String,
     /// Largest accepted request body in bytes.
     pub body_limit_bytes: usize,
+    /// Public base URL.
+    pub public_url: String,
     /// Worker threads (0 = one per core).
     pub workers: usize,
 }
@@ -63,6 +85,14 @@ pub struct TelemetrySettings {
 pub struct SchedulerSettings {
     /// Whether this node fires prompts.
     pub enabled: bool,
+    /// Escalation delay, ISO 8601.
+    pub escalate_after: String,
+    /// Misfire threshold, ISO 8601.
+    pub misfire_after: String,
+    /// Claim lease, ISO 8601.
+    pub lease: String,
+    /// Deliveries per transaction.
+    pub batch_size: i64,
 }
 
 /// `[promises]`, durations in ISO 8601.
@@ -147,7 +177,37 @@ impl Settings {
             anyhow::bail!("telemetry.format `{}` must be `pretty` or `json`", self.telemetry.format);
         }
         self.tolerances()?;
+        self.scheduler_config()?;
+        self.smtp()?;
         Ok(())
+    }
+
+    /// The scheduler's tuning, parsed.
+    pub fn scheduler_config(&self) -> anyhow::Result<crate::scheduler::SchedulerConfig> {
+        let s = &self.scheduler;
+        let one = |name: &str, value: &str| {
+            parse_duration(value).map_err(|e| anyhow::anyhow!("scheduler.{name} `{value}`: {e}"))
+        };
+        if !(1..=10_000).contains(&s.batch_size) {
+            anyhow::bail!("scheduler.batch_size must be between 1 and 10000");
+        }
+        Ok(crate::scheduler::SchedulerConfig {
+            escalate_after: one("escalate_after", &s.escalate_after)?,
+            misfire_after: one("misfire_after", &s.misfire_after)?,
+            lease: one("lease", &s.lease)?,
+            batch_size: s.batch_size,
+            email: !self.email.smtp_url.trim().is_empty(),
+        })
+    }
+
+    /// The SMTP relay, when email is on.
+    pub fn smtp(&self) -> anyhow::Result<Option<crate::delivery::sender::SmtpTarget>> {
+        if self.email.smtp_url.trim().is_empty() {
+            return Ok(None);
+        }
+        crate::delivery::sender::SmtpTarget::parse(self.email.smtp_url.trim(), &self.email.from)
+            .map(Some)
+            .map_err(anyhow::Error::msg)
     }
 
     /// The promise tolerances, parsed and checked.

@@ -8,12 +8,20 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{web, App, HttpMessage, HttpRequest, HttpResponse, HttpServer};
 use tracing_actix_web::{RequestId, TracingLogger};
 
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
 use crate::clock::Clock;
 use crate::db::{Db, PoolOptions};
+use crate::delivery::hub::Hub;
+use crate::delivery::sender::Sender;
 use crate::error::AppError;
 use crate::routes;
 use crate::routes::api::BodyLimit;
+use crate::scheduler::Scheduler;
 use crate::settings::{Settings, Tolerances};
+use crate::views::Views;
 
 /// What every handler can reach.
 pub struct AppState {
@@ -23,12 +31,32 @@ pub struct AppState {
     pub clock: Clock,
     /// Default tolerances for judging promises.
     pub tolerances: Tolerances,
+    /// Live prompts for Server-Sent Events.
+    pub hub: Hub,
+    /// Text templates.
+    pub views: Arc<Views>,
+    /// Wakes the scheduler after a write that added deliveries.
+    pub scheduler_wake: Arc<Notify>,
+    /// Wakes the sender after a write that queued messages.
+    pub sender_wake: Arc<Notify>,
+    /// Public base URL (calendar links).
+    pub public_url: String,
+}
+
+impl AppState {
+    /// Nudges the background loops after a committed write.
+    pub fn nudge(&self) {
+        self.scheduler_wake.notify_one();
+        self.sender_wake.notify_one();
+    }
 }
 
 /// A built, not yet awaited, application.
 pub struct Application {
     port: u16,
     server: Server,
+    scheduler: Scheduler,
+    sender: Sender,
 }
 
 impl Application {
@@ -43,7 +71,8 @@ impl Application {
     /// Builds on an existing database and listener.
     pub fn build_with(settings: &Settings, db: Db, clock: Clock, listener: TcpListener) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
-        let report = crate::tzdata::recompute_if_changed(&db, clock.now())
+        let tolerances = settings.tolerances()?;
+        let report = crate::tzdata::recompute_if_changed(&db, &tolerances, clock.now())
             .map_err(|e| anyhow::anyhow!("re-deriving due times after a tzdata change failed: {e}"))?;
         if report.recomputed > 0 || report.previous.is_some_and(|v| v != crate::domain::time::tzdata_version()) {
             tracing::warn!(
@@ -52,7 +81,39 @@ impl Application {
                 "time-zone rules changed; due times re-derived"
             );
         }
-        let state = web::Data::new(AppState { db, clock, tolerances: settings.tolerances()? });
+        let views = Arc::new(Views::new(match settings.templates.dir.trim() {
+            "" => None,
+            dir => Some(std::path::Path::new(dir)),
+        })?);
+        let hub = Hub::new();
+        let scheduler_wake = Arc::new(Notify::new());
+        let sender_wake = Arc::new(Notify::new());
+        let instance = format!("{}-{}", std::process::id(), crate::clock::new_id("node"));
+        let scheduler = Scheduler::new(
+            db.clone(),
+            clock.clone(),
+            hub.clone(),
+            views.clone(),
+            tolerances.clone(),
+            settings.scheduler_config()?,
+            instance.clone(),
+            sender_wake.clone(),
+        );
+        let sender = Sender::new(db.clone(), clock.clone(), settings.smtp()?, instance);
+        if settings.scheduler.enabled {
+            actix_web::rt::spawn(scheduler.clone().run(scheduler_wake.clone()));
+            actix_web::rt::spawn(sender.clone().run(sender_wake.clone()));
+        }
+        let state = web::Data::new(AppState {
+            db,
+            clock,
+            tolerances,
+            hub,
+            views,
+            scheduler_wake,
+            sender_wake,
+            public_url: settings.server.public_url.trim_end_matches('/').to_string(),
+        });
         let limit = settings.server.body_limit_bytes;
         let workers = settings.server.workers;
         let mut server = HttpServer::new(move || {
@@ -84,7 +145,17 @@ impl Application {
         if workers > 0 {
             server = server.workers(workers);
         }
-        Ok(Self { port, server: server.run() })
+        Ok(Self { port, server: server.run(), scheduler, sender })
+    }
+
+    /// The scheduler, for running passes by hand (tests, tools) when the loop is disabled.
+    pub fn scheduler(&self) -> Scheduler {
+        self.scheduler.clone()
+    }
+
+    /// The message sender, likewise.
+    pub fn sender(&self) -> Sender {
+        self.sender.clone()
     }
 
     /// The bound port.

@@ -11,7 +11,9 @@ use crate::domain::time::{local_offset_at, parse_zone, resolve_local, still_matc
 use crate::domain::vocab::EventKind;
 use crate::error::AppError;
 use crate::ledger;
+use crate::outbox;
 use crate::repo::{promises, service_state};
+use crate::settings::Tolerances;
 
 const KEY: &str = "tzdata_version";
 
@@ -28,7 +30,7 @@ pub struct RecomputeReport {
 
 /// Runs the pass when the recorded tzdata version differs from the compiled-in one; otherwise only reads one row,
 /// so a normal restart stays fast however many promises there are.
-pub fn recompute_if_changed(db: &Db, now: DateTime<Utc>) -> Result<RecomputeReport, AppError> {
+pub fn recompute_if_changed(db: &Db, tolerances: &Tolerances, now: DateTime<Utc>) -> Result<RecomputeReport, AppError> {
     let current = tzdata_version();
     let previous = db.read_blocking(|conn| Ok(service_state::get(conn, KEY)?))?;
     let mut report = RecomputeReport { previous: previous.clone(), ..Default::default() };
@@ -73,7 +75,8 @@ pub fn recompute_if_changed(db: &Db, now: DateTime<Utc>) -> Result<RecomputeRepo
                     "due_local": fresh.due_local, "time_zone": fresh.time_zone,
                     "tzdata": { "from": previous, "to": current },
                 });
-                ledger::save(conn, &mut changed, read_version, now_ms, None, vec![(EventKind::Recomputed, data)])
+                ledger::save(conn, &mut changed, read_version, now_ms, None, vec![(EventKind::Recomputed, data)])?;
+                outbox::schedule(conn, &changed, tolerances, now_ms)
             })?;
             report.recomputed += 1;
         }

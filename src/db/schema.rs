@@ -179,7 +179,74 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    prompts (id) {
+        id -> Text,
+        delivery_id -> Text,
+        promise_id -> Text,
+        agent_id -> Text,
+        purpose -> Text,
+        occurrence_at -> BigInt,
+        scheduled_for -> BigInt,
+        fired_at -> BigInt,
+        late_by_ms -> BigInt,
+        handover_note -> Nullable<Text>,
+        body -> Text,
+        card -> Text,
+        acknowledged_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    webhook_subscriptions (id) {
+        id -> Text,
+        url -> Text,
+        events -> Text,
+        secret -> Text,
+        active -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> Text,
+        channel -> Text,
+        target -> Text,
+        event_type -> Text,
+        subject -> Text,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        first_attempt_at -> Nullable<BigInt>,
+        next_attempt_at -> BigInt,
+        claimed_by -> Nullable<Text>,
+        claimed_until -> Nullable<BigInt>,
+        last_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        delivered_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    calendar_tokens (id) {
+        id -> Text,
+        agent_id -> Text,
+        token_hash -> Text,
+        revoked_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
 diesel::joinable!(agents -> teams (team_id));
+diesel::joinable!(prompts -> promises (promise_id));
+diesel::joinable!(calendar_tokens -> agents (agent_id));
 diesel::joinable!(absences -> agents (agent_id));
 diesel::joinable!(customers -> teams (team_id));
 diesel::joinable!(customers -> agents (owner_agent_id));
@@ -201,4 +268,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     idempotency_keys,
     service_state,
+    prompts,
+    webhook_subscriptions,
+    messages,
+    calendar_tokens,
 );

@@ -3,5 +3,6 @@
 pub mod brief;
 pub mod due;
 pub mod promise;
+pub mod schedule;
 pub mod time;
 pub mod vocab;

@@ -2,10 +2,14 @@
 //! the caller owns the transaction.
 
 pub mod agents;
+pub mod calendar_tokens;
 pub mod customers;
+pub mod deliveries;
 pub mod idempotency;
 pub mod interactions;
+pub mod messages;
 pub mod promises;
+pub mod prompts;
 pub mod service_state;
 pub mod teams;
 pub mod tokens;

@@ -24,6 +24,11 @@ pub struct TestApp {
     pub admin: String,
     /// HTTP client.
     pub client: reqwest::Client,
+    /// The scheduler, run by hand with `run_scheduler()` (its loop is off in tests).
+    pub scheduler: tendero::scheduler::Scheduler,
+    /// The message sender, run by hand with `send_messages()`.
+    pub sender: tendero::delivery::sender::Sender,
+    settings: Settings,
     _dir: TempDir,
 }
 
@@ -63,8 +68,16 @@ impl Answer {
 
 /// Starts Tendero at `now` with an admin and returns the handle.
 pub async fn spawn_app_at(now: DateTime<Utc>) -> TestApp {
+    spawn_app_with(now, |_| {}).await
+}
+
+/// Starts Tendero at `now` after adjusting its settings.
+pub async fn spawn_app_with(now: DateTime<Utc>, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut settings = Settings::load(None).expect("settings");
+    // Tests drive time by hand: the loops stay off and `run_scheduler()` fires what is due.
+    settings.scheduler.enabled = false;
+    adjust(&mut settings);
     settings.database.url = format!("sqlite://{}", dir.path().join("tendero.db").display());
     settings.server.bind = "127.0.0.1:0".into();
     settings.server.workers = 2;
@@ -81,6 +94,7 @@ pub async fn spawn_app_at(now: DateTime<Utc>) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").expect("listener");
     let app = Application::build_with(&settings, db.clone(), clock.clone(), listener).expect("app");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let (scheduler, sender) = (app.scheduler(), app.sender());
     actix_web::rt::spawn(app.run_until_stopped());
     let admin = db
         .write_blocking(|conn| {
@@ -103,7 +117,7 @@ pub async fn spawn_app_at(now: DateTime<Utc>) -> TestApp {
             Ok(tendero::repo::tokens::create(conn, &agent.id, "test", now)?.1)
         })
         .expect("admin");
-    TestApp { address, clock, db, admin, client: reqwest::Client::new(), _dir: dir }
+    TestApp { address, clock, db, admin, client: reqwest::Client::new(), scheduler, sender, settings, _dir: dir }
 }
 
 impl TestApp {
@@ -213,6 +227,22 @@ pub fn at(text: &str) -> DateTime<Utc> {
 }
 
 impl TestApp {
+    /// The promise tolerances in force.
+    pub fn tolerances(&self) -> tendero::settings::Tolerances {
+        self.settings.tolerances().expect("tolerances")
+    }
+
+    /// Fires everything due at the clock's now; returns how many prompts were created.
+    pub async fn run_scheduler(&self) -> usize {
+        self.scheduler.run_once().await.expect("scheduler pass").prompts
+    }
+
+    /// Moves the clock to `at` and fires what is due.
+    pub async fn at(&self, at: &str) -> usize {
+        self.clock.set(self::at(at));
+        self.run_scheduler().await
+    }
+
     /// Rows in the promise ledger, counted in the database itself.
     pub fn ledger_rows(&self) -> i64 {
         use diesel::prelude::*;

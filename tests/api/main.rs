@@ -1,7 +1,9 @@
 //! One integration binary: every test spawns Tendero on port 0 over its own SQLite file.
 
+mod delivery;
 mod errors;
 mod helpers;
 mod roles;
+mod scheduler;
 mod stories;
 mod tzdata;

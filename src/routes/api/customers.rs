@@ -14,6 +14,7 @@ use super::{
 };
 use crate::auth::Caller;
 use crate::clock::{from_ms, new_id};
+use crate::delivery::events;
 use crate::domain::brief::{clock_sentence, opening_line};
 use crate::domain::due::Warning;
 use crate::domain::promise::{attempt_effect, AttemptEffect, Timeliness};
@@ -21,9 +22,11 @@ use crate::domain::time::{parse_zone, HolidayCalendar, Recurrence};
 use crate::domain::vocab::{Channel, Direction, EventKind, Outcome, PromiseKind, PromiseStatus};
 use crate::error::{AppError, Problem};
 use crate::ledger;
+use crate::outbox;
 use crate::repo::customers::{self, Customer, CustomerChanges};
 use crate::repo::interactions::{self, Interaction};
 use crate::repo::{agents, promises, teams};
+use crate::scheduler::card::promise_event_data;
 use crate::startup::AppState;
 
 /// Routes of this resource.
@@ -735,6 +738,7 @@ pub async fn create_interaction(
         return Err(AppError::Internal(anyhow::anyhow!("checked vocabularies missing")));
     };
     let promise_id = b.promise_id.clone();
+    let views = state.views.clone();
     let tolerances = state.tolerances.clone();
     let who = caller.clone();
     let customer_id = id.into_inner();
@@ -805,12 +809,23 @@ pub async fn create_interaction(
                             stand_in,
                             now_ms,
                         )?);
+                        if let Some(kept) = &promise_after {
+                            // An update moved to its next occurrence gets that occurrence's deliveries; a kept
+                            // callback has its remaining ones retired.
+                            outbox::schedule(conn, kept, &tolerances, now_ms)?;
+                            if kept.status == PromiseStatus::Kept.as_str() {
+                                let data = promise_event_data(kept, &customer, &views);
+                                events::emit(conn, "promise.kept", data, now)?;
+                            }
+                        }
                     }
                 }
             }
         } else {
             interactions::insert(conn, &interaction)?;
         }
+        let data = serde_json::to_value(InteractionOut::from(interaction.clone())).unwrap_or_default();
+        events::emit(conn, "interaction.created", data, now)?;
         to_json(InteractionCreated {
             interaction: InteractionOut::from(interaction),
             promise: promise_after.map(|p| PromiseOut { warnings: None, ..promise_out(p, Vec::new()) }),

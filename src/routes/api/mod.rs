@@ -2,10 +2,13 @@
 //! bad body gets wrong, cursors, instant formatting, input checks, and idempotent writes.
 
 pub mod agents;
+pub mod calendar;
 pub mod customers;
 pub mod openapi;
 pub mod promises;
+pub mod prompts;
 pub mod teams;
+pub mod webhooks;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
@@ -29,7 +32,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/api/v1")
             .route("/openapi.json", web::get().to(openapi::document))
             .configure(teams::configure)
+            .configure(prompts::configure)
             .configure(agents::configure)
+            .configure(calendar::configure)
+            .configure(webhooks::configure)
             .configure(customers::configure)
             .configure(promises::configure),
     );
@@ -322,6 +328,10 @@ where
             Ok((status.as_u16(), body, false))
         })
         .await?;
+    if !replayed {
+        // A write may have added deliveries earlier than the scheduler's next wake-up, or queued messages.
+        state.nudge();
+    }
     let mut response = HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK));
     if replayed {
         response.insert_header(("Idempotent-Replayed", "true"));

@@ -4,7 +4,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{agents, customers, promises, teams};
+use super::{agents, calendar, customers, promises, prompts, teams, webhooks};
 use crate::domain::due::Warning;
 use crate::error::{FieldError, Problem};
 
@@ -29,11 +29,15 @@ impl Modify for BearerAuth {
         customers::timeline, customers::create_interaction,
         promises::create, promises::list, promises::show, promises::reschedule, promises::keep, promises::cancel,
         promises::handover,
+        prompts::list, prompts::acknowledge, prompts::stream_prompts,
+        webhooks::create, webhooks::list, webhooks::delete, webhooks::deliveries, webhooks::redeliver,
+        calendar::create_token, calendar::revoke, calendar::feed,
         crate::routes::ops::healthz, crate::routes::ops::readyz,
     ),
     components(schemas(Problem, FieldError, Warning)),
     modifiers(&BearerAuth),
-    tags((name = "teams"), (name = "agents"), (name = "customers"), (name = "promises"), (name = "operations"))
+    tags((name = "teams"), (name = "agents"), (name = "customers"), (name = "promises"), (name = "prompts"), (name = "webhooks"),
+        (name = "calendar"), (name = "operations"))
 )]
 pub struct ApiDoc;
 

@@ -16,6 +16,7 @@ use super::{
 use crate::auth::Caller;
 use crate::clock::{from_ms, new_id};
 use crate::db::DbConn;
+use crate::delivery::events;
 use crate::domain::due::{describe_local, plan_due, CustomerTime, DueInput, DuePlan, DueRefusal, OwnerTime, Warning};
 use crate::domain::promise::{
     check_action, judge_keep, reschedule_counts_as_late, status_after_cancel, Action, Judging,
@@ -24,10 +25,12 @@ use crate::domain::time::{format_duration, format_offset, parse_duration, parse_
 use crate::domain::vocab::{EventKind, Initiator, PromiseKind, PromiseStatus, Role};
 use crate::error::{AppError, FieldError, Problem};
 use crate::ledger;
+use crate::outbox;
 use crate::repo::agents::{self, Agent};
 use crate::repo::customers::{self, Customer};
 use crate::repo::interactions;
 use crate::repo::promises::{self, Promise, PromiseEvent, PromiseFilter};
+use crate::scheduler::card::promise_event_data;
 use crate::settings::Tolerances;
 use crate::startup::AppState;
 
@@ -452,6 +455,7 @@ pub async fn create(
     let owner_id = b.owner_agent_id.clone().unwrap_or_else(|| caller.agent_id.clone());
     let made_in = b.made_in_interaction_id.clone();
     let now = state.clock.now();
+    let views = state.views.clone();
     let who = caller.clone();
     idempotent_write(&state, &caller, &req, &body.raw, StatusCode::CREATED, move |conn| {
         let customer = visible_customer(conn, &who, &customer_id)?;
@@ -542,6 +546,8 @@ pub async fn create(
                 "warnings": plan.warnings,
             }),
         )?;
+        outbox::schedule(conn, &promise, &tolerances, now_ms)?;
+        events::emit(conn, "promise.created", promise_event_data(&promise, &customer, &views), now)?;
         if customer.owner_agent_id.is_none() {
             let changes = customers::CustomerChanges {
                 owner_agent_id: Some(Some(owner.id.clone())),
@@ -691,6 +697,8 @@ pub async fn reschedule(
     let expected = b.version.or(if_match(&req)?);
     let now = state.clock.now();
     let who = caller.clone();
+    let tolerances = state.tolerances.clone();
+    let views = state.views.clone();
     let id = id.into_inner();
     idempotent_write(&state, &caller, &req, &body.raw, StatusCode::OK, move |conn| {
         let (promise, customer) = visible_promise(conn, &who, &id)?;
@@ -719,6 +727,8 @@ pub async fn reschedule(
             "warnings": plan.warnings,
         });
         ledger::save(conn, &mut changed, read_version, now.timestamp_millis(), Some(&who.agent_id), vec![(EventKind::Rescheduled, data)])?;
+        outbox::schedule(conn, &changed, &tolerances, now.timestamp_millis())?;
+        events::emit(conn, "promise.rescheduled", promise_event_data(&changed, &customer, &views), now)?;
         to_json(promise_out(changed, plan.warnings))
     })
     .await
@@ -749,6 +759,7 @@ pub async fn keep(
     let now = state.clock.now();
     let tolerances = state.tolerances.clone();
     let who = caller.clone();
+    let views = state.views.clone();
     let id = id.into_inner();
     idempotent_write(&state, &caller, &req, &body.raw, StatusCode::OK, move |conn| {
         let (promise, customer) = visible_promise(conn, &who, &id)?;
@@ -790,6 +801,8 @@ pub async fn keep(
             Some(&who.agent_id),
             vec![(EventKind::Kept, data)],
         )?;
+        outbox::retire(conn, &changed.id)?;
+        events::emit(conn, "promise.kept", promise_event_data(&changed, &customer, &views), now)?;
         to_json(promise_out(changed, Vec::new()))
     })
     .await
@@ -817,6 +830,7 @@ pub async fn cancel(
     let expected = b.version.or(if_match(&req)?);
     let now = state.clock.now();
     let who = caller.clone();
+    let views = state.views.clone();
     let id = id.into_inner();
     idempotent_write(&state, &caller, &req, &body.raw, StatusCode::OK, move |conn| {
         let (promise, customer) = visible_promise(conn, &who, &id)?;
@@ -828,12 +842,16 @@ pub async fn cancel(
         let mut changed = promise;
         changed.status = status.as_str().into();
         changed.resolution_note = Some(reason.clone());
-        let mut events =
+        let mut entries =
             vec![(EventKind::Cancelled, json!({ "reason": reason, "initiated_by": initiated_by.as_str() }))];
         if status == PromiseStatus::Broken {
-            events.push((EventKind::Broken, json!({ "reason": "cancelled_without_customer_agreement" })));
+            entries.push((EventKind::Broken, json!({ "reason": "cancelled_without_customer_agreement" })));
         }
-        ledger::save(conn, &mut changed, read_version, now.timestamp_millis(), Some(&who.agent_id), events)?;
+        ledger::save(conn, &mut changed, read_version, now.timestamp_millis(), Some(&who.agent_id), entries)?;
+        outbox::retire(conn, &changed.id)?;
+        if status == PromiseStatus::Broken {
+            events::emit(conn, "promise.broken", promise_event_data(&changed, &customer, &views), now)?;
+        }
         to_json(promise_out(changed, Vec::new()))
     })
     .await
@@ -860,6 +878,7 @@ pub async fn handover(
     let expected = b.version.or(if_match(&req)?);
     let now = state.clock.now();
     let who = caller.clone();
+    let views = state.views.clone();
     let id = id.into_inner();
     idempotent_write(&state, &caller, &req, &body.raw, StatusCode::OK, move |conn| {
         let (promise, customer) = visible_promise(conn, &who, &id)?;
@@ -888,6 +907,8 @@ pub async fn handover(
             Some(&who.agent_id),
             vec![(EventKind::HandedOver, data)],
         )?;
+        outbox::reassign(conn, &changed.id, &changed.owner_agent_id, now.timestamp_millis())?;
+        events::emit(conn, "promise.handed_over", promise_event_data(&changed, &customer, &views), now)?;
         to_json(promise_out(changed, Vec::new()))
     })
     .await

@@ -1,0 +1,204 @@
+//! The sender loop: claims due webhook and email messages with a lease, sends them, and records the outcome.
+//! At-least-once: a message whose sender died mid-send is claimed again when its lease expires, and the receiver
+//! recognises the repeat by its stable `webhook-id`. Failures back off exponentially with jitter for about 24 h,
+//! then the message is dead and visible in the API for redelivery.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::Duration;
+use lettre::message::header::ContentType;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use tokio::sync::Notify;
+
+use super::webhook_signing::{headers, RetryPolicy};
+use crate::clock::{from_ms, Clock};
+use crate::db::Db;
+use crate::error::AppError;
+use crate::repo::messages::{self, Message};
+
+/// Where email goes.
+#[derive(Clone, Debug)]
+pub struct SmtpTarget {
+    /// Host name.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// The From address.
+    pub from: String,
+}
+
+impl SmtpTarget {
+    /// Parses `smtp://host:port` (plain SMTP, for a relay on the same host or network).
+    pub fn parse(url: &str, from: &str) -> Result<Self, String> {
+        let rest = url
+            .strip_prefix("smtp://")
+            .ok_or_else(|| format!("email.smtp_url `{url}` must look like smtp://host:port"))?;
+        let (host, port) = rest.rsplit_once(':').unwrap_or((rest, "25"));
+        let port =
+            port.trim_end_matches('/').parse::<u16>().map_err(|_| format!("email.smtp_url `{url}` has a bad port"))?;
+        if host.is_empty() {
+            return Err(format!("email.smtp_url `{url}` has no host"));
+        }
+        from.parse::<lettre::Address>().map_err(|e| format!("email.from `{from}` is not an address: {e}"))?;
+        Ok(Self { host: host.to_string(), port, from: from.to_string() })
+    }
+}
+
+/// What one pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SendReport {
+    /// Sent and accepted.
+    pub delivered: usize,
+    /// Failed, to be retried.
+    pub retried: usize,
+    /// Failed for the last time.
+    pub dead: usize,
+}
+
+/// Sends queued messages.
+#[derive(Clone)]
+pub struct Sender {
+    db: Db,
+    clock: Clock,
+    http: reqwest::Client,
+    smtp: Option<SmtpTarget>,
+    instance: String,
+    policy: RetryPolicy,
+    lease: Duration,
+}
+
+impl Sender {
+    /// A sender identified as `instance` in leases.
+    pub fn new(db: Db, clock: Clock, smtp: Option<SmtpTarget>, instance: String) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(StdDuration::from_secs(10))
+            .user_agent(concat!("Tendero/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
+        Self { db, clock, http, smtp, instance, policy: RetryPolicy::default(), lease: Duration::seconds(60) }
+    }
+
+    /// Sends every message due now; returns what happened.
+    pub async fn run_once(&self) -> Result<SendReport, AppError> {
+        let mut report = SendReport::default();
+        loop {
+            let now = self.clock.now();
+            let (instance, lease_until) = (self.instance.clone(), (now + self.lease).timestamp_millis());
+            let now_ms = now.timestamp_millis();
+            let batch =
+                self.db.write(move |conn| Ok(messages::claim_due(conn, &instance, now_ms, lease_until, 64)?)).await?;
+            if batch.is_empty() {
+                return Ok(report);
+            }
+            let outcomes = futures_util::future::join_all(batch.iter().map(|m| self.send(m))).await;
+            for (message, outcome) in batch.into_iter().zip(outcomes) {
+                self.record(message, outcome, &mut report).await?;
+            }
+        }
+    }
+
+    async fn send(&self, message: &Message) -> Result<Option<i32>, (Option<i32>, String)> {
+        match message.channel.as_str() {
+            "webhook" => self.send_webhook(message).await,
+            "email" => self.send_email(message).await.map(|_| None).map_err(|e| (None, e)),
+            other => Err((None, format!("unknown channel {other}"))),
+        }
+    }
+
+    async fn send_webhook(&self, message: &Message) -> Result<Option<i32>, (Option<i32>, String)> {
+        let target = message.target.clone();
+        let subscription = self
+            .db
+            .read(move |conn| Ok(messages::find_subscription(conn, &target)?))
+            .await
+            .map_err(|e| (None, e.to_string()))?
+            .filter(|s| s.active)
+            .ok_or_else(|| (None, "the subscription was deleted".to_string()))?;
+        let timestamp = self.clock.now().timestamp();
+        let body = message.payload.clone().into_bytes();
+        let signed = headers(&subscription.secret, &message.id, timestamp, &body).map_err(|e| (None, e.to_string()))?;
+        let mut request = self.http.post(&subscription.url).header("content-type", "application/json");
+        for (name, value) in signed {
+            request = request.header(name, value);
+        }
+        match request.body(body).send().await {
+            Ok(response) if response.status().is_success() => Ok(Some(i32::from(response.status().as_u16()))),
+            Ok(response) => {
+                let status = i32::from(response.status().as_u16());
+                Err((Some(status), format!("the receiver answered {status}")))
+            }
+            Err(e) => Err((None, format!("could not reach the receiver: {e}"))),
+        }
+    }
+
+    async fn send_email(&self, message: &Message) -> Result<(), String> {
+        let smtp = self.smtp.as_ref().ok_or("email is not configured (email.smtp_url)")?;
+        let email = lettre::Message::builder()
+            .from(smtp.from.parse().map_err(|e| format!("from: {e}"))?)
+            .to(message.target.parse().map_err(|e| format!("to `{}`: {e}", message.target))?)
+            .subject(message.subject.clone())
+            .header(ContentType::TEXT_PLAIN)
+            .body(message.payload.clone())
+            .map_err(|e| format!("building the email: {e}"))?;
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
+            .port(smtp.port)
+            .timeout(Some(StdDuration::from_secs(10)))
+            .build();
+        transport.send(email).await.map(|_| ()).map_err(|e| format!("SMTP: {e}"))
+    }
+
+    async fn record(
+        &self,
+        message: Message,
+        outcome: Result<Option<i32>, (Option<i32>, String)>,
+        report: &mut SendReport,
+    ) -> Result<(), AppError> {
+        let now = self.clock.now();
+        let now_ms = now.timestamp_millis();
+        let (ok, status, error, next) = match outcome {
+            Ok(status) => {
+                report.delivered += 1;
+                (true, status, None, None)
+            }
+            Err((status, error)) => {
+                let elapsed = now - from_ms(message.first_attempt_at.unwrap_or(now_ms));
+                let attempts = u32::try_from(message.attempts + 1).unwrap_or(u32::MAX);
+                let next = self
+                    .policy
+                    .next_delay(attempts, elapsed, &mut rand::thread_rng())
+                    .map(|d| (now + d).timestamp_millis());
+                if next.is_some() {
+                    report.retried += 1;
+                } else {
+                    report.dead += 1;
+                }
+                tracing::warn!(message = %message.id, channel = %message.channel, %error, "message not delivered");
+                (false, status, Some(error), next)
+            }
+        };
+        self.db
+            .write(move |conn| {
+                Ok(messages::record_attempt(conn, &message.id, now_ms, ok, status, error.as_deref(), next)?)
+            })
+            .await
+    }
+
+    /// Sends until stopped, sleeping until the next due message or a nudge.
+    pub async fn run(self, wake: Arc<Notify>) {
+        loop {
+            if let Err(e) = self.run_once().await {
+                tracing::error!(error = %e, "sender pass failed; retrying shortly");
+            }
+            let next = self.db.read(|conn| Ok(messages::next_pending_at(conn)?)).await.ok().flatten();
+            let wait = next
+                .map(|at| (from_ms(at) - self.clock.now()).to_std().unwrap_or(StdDuration::ZERO))
+                .unwrap_or(StdDuration::from_secs(30))
+                .min(StdDuration::from_secs(30));
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = wake.notified() => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! Keeping a promise's deliveries in step with the promise, in the same transaction as the change: creating or
+//! rescheduling writes the occurrence's deliveries, keeping or cancelling retires them, a hand-over points them
+//! at the new owner.
+
+use chrono::Duration;
+
+use crate::clock::{from_ms, new_id};
+use crate::db::DbConn;
+use crate::domain::schedule::{plan, Timing};
+use crate::domain::vocab::{PromiseKind, PromiseStatus};
+use crate::error::AppError;
+use crate::repo::deliveries::{self, Delivery};
+use crate::repo::promises::Promise;
+use crate::settings::Tolerances;
+
+/// The timing facts of a stored promise.
+pub fn timing_of(promise: &Promise, tolerances: &Tolerances) -> Timing {
+    let kind = promise.kind.parse::<PromiseKind>().unwrap_or(PromiseKind::Callback);
+    let leads: Vec<i64> = serde_json::from_str(&promise.lead_seconds).unwrap_or_default();
+    Timing {
+        kind,
+        due_at: from_ms(promise.due_at),
+        grace: Duration::seconds(promise.grace_seconds),
+        leads: leads.into_iter().map(Duration::seconds).collect(),
+        broken_after: match kind {
+            PromiseKind::Callback => Some(tolerances.callback_broken_after),
+            PromiseKind::Deadline => Some(tolerances.deadline_broken_after),
+            PromiseKind::Update => None,
+        },
+    }
+}
+
+/// Replaces the promise's pending deliveries with those of its current occurrence (none when it is closed).
+pub fn schedule(conn: &mut DbConn, promise: &Promise, tolerances: &Tolerances, now_ms: i64) -> Result<(), AppError> {
+    deliveries::retire_pending(conn, &promise.id)?;
+    let active = promise.status.parse::<PromiseStatus>().map(PromiseStatus::is_active).unwrap_or(false);
+    if !active {
+        return Ok(());
+    }
+    let rows: Vec<Delivery> = plan(&timing_of(promise, tolerances), from_ms(now_ms))
+        .into_iter()
+        .map(|p| Delivery {
+            id: new_id("dlv"),
+            promise_id: promise.id.clone(),
+            occurrence_at: p.occurrence_at.timestamp_millis(),
+            purpose: p.purpose.as_str().into(),
+            recipient: promise.owner_agent_id.clone(),
+            channel: "inbox".into(),
+            payload: None,
+            status: "pending".into(),
+            attempts: 0,
+            next_attempt_at: p.fire_at.timestamp_millis(),
+            claimed_by: None,
+            claimed_until: None,
+            delivered_at: None,
+            last_error: None,
+            created_at: now_ms,
+            updated_at: now_ms,
+        })
+        .collect();
+    deliveries::insert_all(conn, &rows)?;
+    Ok(())
+}
+
+/// Retires a closed promise's pending deliveries.
+pub fn retire(conn: &mut DbConn, promise_id: &str) -> Result<(), AppError> {
+    deliveries::retire_pending(conn, promise_id)?;
+    Ok(())
+}
+
+/// Points pending deliveries at a new owner after a hand-over.
+pub fn reassign(conn: &mut DbConn, promise_id: &str, owner_id: &str, now_ms: i64) -> Result<(), AppError> {
+    deliveries::reassign_pending(conn, promise_id, owner_id, now_ms)?;
+    Ok(())
+}

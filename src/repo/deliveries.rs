@@ -1,0 +1,156 @@
+//! The outbox of time-driven work. The scheduler never scans promises: it reads this table by `next_attempt_at`.
+
+use diesel::prelude::*;
+
+use crate::db::schema::deliveries;
+use crate::db::DbConn;
+
+/// A delivery row.
+#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = deliveries)]
+pub struct Delivery {
+    /// Stable id: the idempotency key of everything this delivery produces.
+    pub id: String,
+    /// The promise.
+    pub promise_id: String,
+    /// The occurrence (due instant) it belongs to, ms.
+    pub occurrence_at: i64,
+    /// lead | due | overdue | escalation | expiry.
+    pub purpose: String,
+    /// The agent it was scheduled for (routing is decided again at fire time).
+    pub recipient: String,
+    /// inbox.
+    pub channel: String,
+    /// Extra data (e.g. the prompt an escalation is about).
+    pub payload: Option<String>,
+    /// pending | done.
+    pub status: String,
+    /// Times fired.
+    pub attempts: i32,
+    /// When to fire, ms.
+    pub next_attempt_at: i64,
+    /// The scheduler instance holding the lease.
+    pub claimed_by: Option<String>,
+    /// Lease end, ms; an expired lease may be claimed again.
+    pub claimed_until: Option<i64>,
+    /// When it fired, ms.
+    pub delivered_at: Option<i64>,
+    /// What went wrong last time.
+    pub last_error: Option<String>,
+    /// Created, ms.
+    pub created_at: i64,
+    /// Updated, ms.
+    pub updated_at: i64,
+}
+
+/// Inserts deliveries, ignoring ones that already exist for the same (promise, occurrence, purpose, channel,
+/// recipient): scheduling the same occurrence twice must not fire it twice.
+pub fn insert_all(conn: &mut DbConn, rows: &[Delivery]) -> QueryResult<()> {
+    for row in rows {
+        let exists = deliveries::table
+            .filter(deliveries::promise_id.eq(&row.promise_id))
+            .filter(deliveries::occurrence_at.eq(row.occurrence_at))
+            .filter(deliveries::purpose.eq(&row.purpose))
+            .filter(deliveries::channel.eq(&row.channel))
+            .filter(deliveries::recipient.eq(&row.recipient))
+            .select(deliveries::id)
+            .first::<String>(conn)
+            .optional()?;
+        if exists.is_none() {
+            diesel::insert_into(deliveries::table).values(row).execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes a promise's pending deliveries (the ledger keeps the history; the outbox only holds future work).
+pub fn retire_pending(conn: &mut DbConn, promise_id: &str) -> QueryResult<usize> {
+    diesel::delete(
+        deliveries::table.filter(deliveries::promise_id.eq(promise_id)).filter(deliveries::status.eq("pending")),
+    )
+    .execute(conn)
+}
+
+/// Points a promise's pending deliveries at a new owner.
+pub fn reassign_pending(conn: &mut DbConn, promise_id: &str, recipient: &str, now_ms: i64) -> QueryResult<usize> {
+    diesel::update(
+        deliveries::table.filter(deliveries::promise_id.eq(promise_id)).filter(deliveries::status.eq("pending")),
+    )
+    .set((deliveries::recipient.eq(recipient), deliveries::updated_at.eq(now_ms)))
+    .execute(conn)
+}
+
+/// Claims up to `limit` due deliveries for `instance` until `lease_until_ms`, in one statement, and returns them.
+/// Rows whose lease expired (a crashed instance) are claimable again.
+pub fn claim_due(
+    conn: &mut DbConn,
+    instance: &str,
+    now_ms: i64,
+    lease_until_ms: i64,
+    limit: i64,
+) -> QueryResult<Vec<Delivery>> {
+    let due = deliveries::table
+        .filter(deliveries::status.eq("pending"))
+        .filter(deliveries::next_attempt_at.le(now_ms))
+        .filter(deliveries::claimed_until.is_null().or(deliveries::claimed_until.lt(now_ms)))
+        .order(deliveries::next_attempt_at.asc())
+        .limit(limit)
+        .select(deliveries::id)
+        .load::<String>(conn)?;
+    if due.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Selected then updated inside the caller's write transaction; the lease condition is repeated so a row
+    // claimed meanwhile by another process is not taken twice.
+    diesel::update(
+        deliveries::table
+            .filter(deliveries::id.eq_any(&due))
+            .filter(deliveries::claimed_until.is_null().or(deliveries::claimed_until.lt(now_ms))),
+    )
+    .set((
+        deliveries::claimed_by.eq(instance),
+        deliveries::claimed_until.eq(lease_until_ms),
+        deliveries::updated_at.eq(now_ms),
+    ))
+    .execute(conn)?;
+    deliveries::table
+        .filter(deliveries::claimed_by.eq(instance))
+        .filter(deliveries::claimed_until.eq(lease_until_ms))
+        .filter(deliveries::status.eq("pending"))
+        .order(deliveries::next_attempt_at.asc())
+        .select(Delivery::as_select())
+        .load(conn)
+}
+
+/// Marks a delivery done.
+pub fn mark_done(conn: &mut DbConn, id: &str, now_ms: i64, note: Option<&str>) -> QueryResult<()> {
+    diesel::update(deliveries::table.find(id))
+        .set((
+            deliveries::status.eq("done"),
+            deliveries::attempts.eq(deliveries::attempts + 1),
+            deliveries::delivered_at.eq(now_ms),
+            deliveries::claimed_until.eq(None::<i64>),
+            deliveries::last_error.eq(note),
+            deliveries::updated_at.eq(now_ms),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// The earliest pending fire time, ms (what the scheduler sleeps until).
+pub fn next_pending_at(conn: &mut DbConn) -> QueryResult<Option<i64>> {
+    deliveries::table
+        .filter(deliveries::status.eq("pending"))
+        .select(diesel::dsl::min(deliveries::next_attempt_at))
+        .first(conn)
+}
+
+/// Pending deliveries of a promise, by fire time.
+pub fn pending_of(conn: &mut DbConn, promise_id: &str) -> QueryResult<Vec<Delivery>> {
+    deliveries::table
+        .filter(deliveries::promise_id.eq(promise_id))
+        .filter(deliveries::status.eq("pending"))
+        .order(deliveries::next_attempt_at.asc())
+        .select(Delivery::as_select())
+        .load(conn)
+}

@@ -1,0 +1,128 @@
+//! The inbox: an agent's prompts, acknowledging one, and the live stream of new ones (Server-Sent Events).
+
+use std::time::Duration as StdDuration;
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use futures_util::stream;
+use serde::Deserialize;
+use serde_json::json;
+use utoipa::IntoParams;
+
+use super::page_limit;
+use crate::auth::Caller;
+use crate::domain::vocab::EventKind;
+use crate::error::{AppError, Problem};
+use crate::ledger;
+use crate::repo::{agents, promises, prompts};
+use crate::scheduler::prompt_json;
+use crate::startup::AppState;
+
+/// Routes of this resource.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    // The stream is registered before `/agents/{id}/prompts` so `me/prompts/stream` is not read as a list.
+    cfg.route("/agents/me/prompts/stream", web::get().to(stream_prompts))
+        .route("/agents/{id}/prompts", web::get().to(list))
+        .route("/prompts/{id}/ack", web::post().to(acknowledge));
+}
+
+/// Query of the inbox.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct InboxQuery {
+    /// Only prompts not yet acknowledged (default true).
+    pub open: Option<bool>,
+    /// Page size 1-500 (default 50).
+    pub limit: Option<i64>,
+}
+
+/// An agent's prompts, newest first.
+#[utoipa::path(get, path = "/api/v1/agents/{id}/prompts", tag = "prompts",
+    params(("id" = String, Path, description = "agent id or `me`"), InboxQuery),
+    responses((status = 200, body = Vec<Object>), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    query: web::Query<InboxQuery>,
+) -> Result<HttpResponse, AppError> {
+    let q = query.into_inner();
+    let limit = page_limit(q.limit)?;
+    let rows = state
+        .db
+        .read(move |conn| {
+            let id = if id.as_str() == "me" { caller.agent_id.clone() } else { id.into_inner() };
+            let agent = agents::find(conn, &id)?.ok_or_else(|| AppError::not_found("agent", &id))?;
+            if agent.id != caller.agent_id {
+                caller.check_team(agent.team_id.as_deref(), "agent", &id)?;
+            }
+            caller.check_agent_scope(&agent.id, agent.team_id.as_deref())?;
+            Ok(prompts::of_agent(conn, &agent.id, q.open.unwrap_or(true), limit)?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(rows.iter().map(prompt_json).collect::<Vec<_>>()))
+}
+
+/// Acknowledges a prompt: the agent has seen it and is on it (stops the escalation).
+#[utoipa::path(post, path = "/api/v1/prompts/{id}/ack", tag = "prompts", params(("id" = String, Path)),
+    responses((status = 200, body = Object), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem, description = "already acknowledged")),
+    security(("bearer" = [])))]
+pub async fn acknowledge(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let now = state.clock.now().timestamp_millis();
+    let out = state
+        .db
+        .write(move |conn| {
+            let prompt = prompts::find(conn, &id)?.ok_or_else(|| AppError::not_found("prompt", id.as_str()))?;
+            if prompt.agent_id != caller.agent_id && !caller.is_admin() {
+                return Err(AppError::Forbidden("only the prompted agent acknowledges a prompt".into()));
+            }
+            if !prompts::acknowledge(conn, &prompt.id, now)? {
+                return Err(AppError::Conflict { detail: "the prompt is already acknowledged".into(), extra: Some(json!({ "current_status": "acknowledged" })) });
+            }
+            if let Some(promise) = promises::find(conn, &prompt.promise_id)? {
+                let data = json!({ "prompt_id": prompt.id, "purpose": prompt.purpose, "occurrence": super::instant(prompt.occurrence_at) });
+                ledger::append(conn, &promise, EventKind::Acknowledged, Some(&caller.agent_id), now, data)?;
+            }
+            let fresh = prompts::find(conn, &prompt.id)?.ok_or_else(|| AppError::not_found("prompt", prompt.id.as_str()))?;
+            Ok(prompt_json(&fresh))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// The caller's new prompts as they fire, as Server-Sent Events (`event: prompt`), with a comment every 15 s to
+/// keep proxies from closing the connection.
+#[utoipa::path(get, path = "/api/v1/agents/me/prompts/stream", tag = "prompts",
+    responses((status = 200, content_type = "text/event-stream", description = "one `prompt` event per new prompt"),
+        (status = 401, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn stream_prompts(state: web::Data<AppState>, caller: Caller) -> HttpResponse {
+    let receiver = state.hub.subscribe();
+    let agent = caller.agent_id;
+    let events = stream::unfold((receiver, agent), |(mut receiver, agent)| async move {
+        loop {
+            let next = tokio::time::timeout(StdDuration::from_secs(15), receiver.recv()).await;
+            let chunk = match next {
+                Err(_) => ": keep-alive\n\n".to_string(),
+                Ok(Ok(prompt)) if prompt.agent_id == agent => format!("event: prompt\ndata: {}\n\n", prompt.json),
+                Ok(Ok(_)) => continue,
+                // Lagged: some live prompts were dropped; they are in the inbox, so tell the page to reload it.
+                Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {
+                    "event: resync\ndata: {}\n\n".to_string()
+                }
+                Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => return None,
+            };
+            return Some((Ok::<_, actix_web::Error>(web::Bytes::from(chunk)), (receiver, agent)));
+        }
+    });
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/event-stream"))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .streaming(events)
+}

@@ -1,0 +1,155 @@
+//! The shopkeeper's card (DESIGN.md section 7): everything the agent needs at the moment of the call, gathered
+//! for the prompt template, plus the customer-facing rendering of a promise for webhook payloads.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{json, Value};
+
+use crate::clock::from_ms;
+use crate::db::DbConn;
+use crate::domain::brief::opening_line;
+use crate::domain::schedule::{describe_delay, Purpose};
+use crate::domain::time::{format_offset, local_offset_at, parse_zone, Tz};
+use crate::domain::vocab::EventKind;
+use crate::error::AppError;
+use crate::repo::agents::{self, Agent};
+use crate::repo::customers::Customer;
+use crate::repo::interactions;
+use crate::repo::promises::{self, Promise};
+use crate::views::{spoken_datetime, Views};
+
+/// How a prompt came to be, beyond the promise itself.
+#[derive(Clone, Debug, Default)]
+pub struct Circumstances {
+    /// How late the prompt fires, when it is.
+    pub late: Option<Duration>,
+    /// It is late because the service was not running.
+    pub misfire: bool,
+    /// Why this agent and not the owner.
+    pub handover_note: Option<String>,
+    /// For a lead reminder: how long before due.
+    pub lead: Option<Duration>,
+}
+
+fn zone_of(customer: &Customer) -> Tz {
+    parse_zone(&customer.time_zone).unwrap_or(chrono_tz::UTC)
+}
+
+fn kind_text(kind: &str, spanish: bool) -> &'static str {
+    match (kind, spanish) {
+        ("deadline", true) => "respuesta antes de la fecha acordada",
+        ("deadline", false) => "answer by the agreed date",
+        ("update", true) => "actualización",
+        ("update", false) => "update",
+        (_, true) => "llamada",
+        (_, false) => "call",
+    }
+}
+
+/// The template context of a prompt for `recipient`.
+pub fn build(
+    conn: &mut DbConn,
+    promise: &Promise,
+    customer: &Customer,
+    recipient: &Agent,
+    purpose: Purpose,
+    circumstances: &Circumstances,
+    now: DateTime<Utc>,
+) -> Result<Value, AppError> {
+    let zone = zone_of(customer);
+    let locale = recipient.locale.as_str();
+    let spanish = crate::views::language(locale) == "es";
+    let when = |ms: i64| spoken_datetime(from_ms(ms), zone, locale);
+    let made_by = agents::find(conn, &promise.made_by_agent_id)?.map(|a| a.name).unwrap_or_default();
+    let reschedules: Vec<Value> = promises::events_of(conn, &promise.id)?
+        .into_iter()
+        .filter(|e| e.kind == EventKind::Rescheduled.as_str())
+        .map(|e| {
+            let data: Value = serde_json::from_str(&e.data).unwrap_or_default();
+            json!({
+                "at": when(e.occurred_at),
+                "from": data["from"]["due_local"].as_str().unwrap_or_default().replace('T', " "),
+                "to": data["to"]["due_local"].as_str().unwrap_or_default().replace('T', " "),
+                "reason": data["reason"].as_str().unwrap_or_default(),
+                "initiated_by": data["initiated_by"].as_str().unwrap_or_default(),
+            })
+        })
+        .collect();
+    let interactions: Vec<Value> = interactions::of_customer(conn, &customer.id, None, 5)?
+        .into_iter()
+        .map(|i| {
+            json!({
+                "when": from_ms(i.occurred_at).with_timezone(&zone).format("%Y-%m-%d %H:%M").to_string(),
+                "channel": i.channel, "direction": i.direction, "outcome": i.outcome, "summary": i.summary,
+            })
+        })
+        .collect();
+    let other_promises: Vec<Value> = promises::active_of_customer(conn, &customer.id)?
+        .into_iter()
+        .filter(|p| p.id != promise.id)
+        .map(|p| json!({ "title": p.title, "due_text": when(p.due_at) }))
+        .collect();
+    let facts: Vec<String> = serde_json::from_str(&customer.facts).unwrap_or_default();
+    let local_now = now.with_timezone(&zone);
+    Ok(json!({
+        "purpose": purpose.as_str(),
+        "is_lead": purpose == Purpose::Lead,
+        "is_due": purpose == Purpose::Due,
+        "is_escalation": purpose == Purpose::Escalation,
+        "lead_text": circumstances.lead.map(describe_delay).unwrap_or_default(),
+        "kind_text": kind_text(&promise.kind, spanish),
+        "late": circumstances.late.map(|l| json!({ "text": describe_delay(l), "minutes": l.num_minutes() })),
+        "misfire": circumstances.misfire,
+        "handover_note": circumstances.handover_note,
+        "agent_name": recipient.name,
+        "customer": {
+            "id": customer.id,
+            "name": customer.name,
+            "phone": customer.phone.clone().unwrap_or_default(),
+            "local_now": local_now.format("%H:%M").to_string(),
+            "zone": zone.name(),
+            "offset": format_offset(local_offset_at(now, zone)),
+        },
+        "promise": {
+            "id": promise.id,
+            "title": promise.title,
+            "kind": promise.kind,
+            "due_text": when(promise.due_at),
+            "made_by": made_by,
+            "made_text": when(promise.created_at),
+            "reschedule_count": promise.reschedule_count,
+            "reschedules": reschedules,
+        },
+        "interactions": interactions,
+        "other_promises": other_promises,
+        "facts": facts,
+        "notes": customer.notes,
+        "opening": opening_line(&customer.locale, &customer.name, &recipient.name, true),
+    }))
+}
+
+/// A promise as webhook payloads carry it: ids, instants, the customer's local rendering and the confirmation
+/// text in the customer's language.
+pub fn promise_event_data(promise: &Promise, customer: &Customer, views: &Views) -> Value {
+    let zone = zone_of(customer);
+    let due_text = spoken_datetime(from_ms(promise.due_at), zone, &customer.locale);
+    let confirmation = views
+        .render(
+            &customer.locale,
+            "confirmation",
+            &json!({ "is_deadline": promise.kind == "deadline", "due_text": due_text }),
+        )
+        .map(|t| t.trim().to_string())
+        .unwrap_or_default();
+    json!({
+        "promise": {
+            "id": promise.id, "status": promise.status, "kind": promise.kind, "title": promise.title,
+            "customer_id": promise.customer_id, "owner_agent_id": promise.owner_agent_id,
+            "due_at": crate::routes::api::instant(promise.due_at), "due_local": promise.due_local,
+            "time_zone": promise.time_zone, "due_local_offset": format_offset(promise.due_offset_seconds),
+            "version": promise.version,
+        },
+        "customer": { "id": customer.id, "name": customer.name, "time_zone": customer.time_zone, "locale": customer.locale },
+        "due_local_text": due_text,
+        "confirmation": confirmation,
+    })
+}
