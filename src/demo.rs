@@ -431,7 +431,7 @@ fn seed_stories(s: &mut Seeder<'_>, marta: &Agent, jorge: &Agent, ayoze: &Agent)
 
     // 001: a business loses its work number while porting; short callbacks and a daily update.
     let talleres = s.customer(
-        "Talleres Cuarte S.L. (Rosa Aznar)",
+        "Rosa Aznar (Talleres Cuarte S.L.)",
         "Europe/Madrid",
         "es-ES",
         "+34 976 555 201",

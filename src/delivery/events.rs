@@ -25,7 +25,6 @@ pub const EVENT_TYPES: &[&str] = &[
 /// Queues `event_type` with `data` for every active subscription that wants it.
 pub fn emit(conn: &mut DbConn, event_type: &str, data: Value, now: DateTime<Utc>) -> Result<(), AppError> {
     let subscriptions = messages::active_subscriptions(conn)?;
-    let now_ms = now.timestamp_millis();
     for sub in subscriptions.iter().filter(|s| s.wants(event_type)) {
         let id = new_id("msg");
         let body = json!({
@@ -34,28 +33,7 @@ pub fn emit(conn: &mut DbConn, event_type: &str, data: Value, now: DateTime<Utc>
             "timestamp": now.to_rfc3339_opts(SecondsFormat::Millis, true),
             "data": data,
         });
-        messages::insert(
-            conn,
-            &Message {
-                id,
-                channel: "webhook".into(),
-                target: sub.id.clone(),
-                event_type: event_type.into(),
-                subject: String::new(),
-                payload: body.to_string(),
-                status: "pending".into(),
-                attempts: 0,
-                first_attempt_at: None,
-                next_attempt_at: now_ms,
-                claimed_by: None,
-                claimed_until: None,
-                last_status: None,
-                last_error: None,
-                delivered_at: None,
-                created_at: now_ms,
-                updated_at: now_ms,
-            },
-        )?;
+        queue(conn, id, "webhook", &sub.id, event_type, "", body.to_string(), now)?;
     }
     Ok(())
 }
@@ -69,16 +47,30 @@ pub fn email(
     event_type: &str,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
+    queue(conn, new_id("msg"), "email", to, event_type, subject, body.to_string(), now)
+}
+
+#[expect(clippy::too_many_arguments, reason = "the columns of a new message")]
+fn queue(
+    conn: &mut DbConn,
+    id: String,
+    channel: &str,
+    target: &str,
+    event_type: &str,
+    subject: &str,
+    payload: String,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
     let now_ms = now.timestamp_millis();
     messages::insert(
         conn,
         &Message {
-            id: new_id("msg"),
-            channel: "email".into(),
-            target: to.into(),
+            id,
+            channel: channel.into(),
+            target: target.into(),
             event_type: event_type.into(),
             subject: subject.into(),
-            payload: body.into(),
+            payload,
             status: "pending".into(),
             attempts: 0,
             first_attempt_at: None,

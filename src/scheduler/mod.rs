@@ -129,10 +129,14 @@ impl Scheduler {
     /// Runs until the process stops: fire, then sleep until the next pending delivery or a nudge.
     pub async fn run(self, wake: Arc<Notify>) {
         loop {
-            if let Err(e) = self.run_once().await {
-                tracing::error!(error = %e, "scheduler pass failed; retrying shortly");
-                tokio::time::sleep(StdDuration::from_millis(500)).await;
-            }
+            let fired = match self.run_once().await {
+                Ok(report) => report.fired,
+                Err(e) => {
+                    tracing::error!(error = %e, "scheduler pass failed; retrying shortly");
+                    tokio::time::sleep(StdDuration::from_millis(500)).await;
+                    0
+                }
+            };
             let next = self.db.read(|conn| Ok(deliveries::next_pending_at(conn)?)).await.ok().flatten();
             // The cap bounds how long a delivery written by another process (the CLI, another node) waits.
             let wait = next
@@ -140,6 +144,11 @@ impl Scheduler {
                 .unwrap_or(StdDuration::from_secs(30))
                 .min(StdDuration::from_secs(30));
             if wait.is_zero() {
+                // Due work that this pass could not claim is leased by another instance: wait a moment for the
+                // lease instead of spinning.
+                if fired == 0 {
+                    tokio::time::sleep(StdDuration::from_millis(100)).await;
+                }
                 continue;
             }
             tokio::select! {

@@ -223,3 +223,48 @@ async fn calendar_feed_parses_and_carries_the_alarms_until_revoked() {
     assert_eq!(revoked.status.as_u16(), 204);
     app.send(reqwest::Method::GET, &path, None, None).await.assert_problem(404);
 }
+
+/// A receiver that never answers 2xx: retries back off for about a day, then the message is dead and listed so.
+#[actix_web::test]
+async fn webhook_that_keeps_failing_dies_after_about_a_day_and_is_listed_dead() {
+    let app = spawn_app_at(at("2026-03-16T09:00:00Z")).await;
+    let receiver = Receiver {
+        seen: Arc::default(),
+        failures_left: Arc::new(Mutex::new(u32::MAX)),
+        secret: Arc::default(),
+        clock: app.clock.clone(),
+    };
+    let data = web::Data::new(receiver.clone());
+    let server = HttpServer::new(move || App::new().app_data(data.clone()).route("/hook", web::post().to(receive)))
+        .workers(1)
+        .bind("127.0.0.1:0")
+        .unwrap();
+    let url = format!("http://{}/hook", server.addrs()[0]);
+    actix_web::rt::spawn(server.run());
+    let sub = app.created("/api/v1/webhooks", &app.admin, json!({ "url": url, "events": ["promise.created"] })).await;
+    let z = zaragoza(&app).await;
+    let c = customer(&app, &z.marta.1, "Ana Royo", "Europe/Madrid").await;
+    app.created(
+        "/api/v1/promises",
+        &z.marta.1,
+        json!({ "customer_id": c, "kind": "callback", "title": "Te llamo", "due_local": "2026-03-17T11:00" }),
+    )
+    .await;
+    let started = app.clock.now();
+    let mut dead = 0;
+    for _ in 0..60 {
+        dead += app.sender.run_once().await.unwrap().dead;
+        if dead > 0 {
+            break;
+        }
+        app.clock.advance(Duration::minutes(30));
+    }
+    assert_eq!(dead, 1);
+    let lived = app.clock.now() - started;
+    assert!(lived >= Duration::hours(20) && lived <= Duration::hours(25), "died after {lived}");
+    let deliveries =
+        app.get(&format!("/api/v1/webhooks/{}/deliveries", sub["id"].as_str().unwrap()), &app.admin).await.body;
+    assert_eq!(deliveries[0]["status"], "dead");
+    assert!(deliveries[0]["attempts"].as_i64().unwrap() > 10, "{}", deliveries[0]);
+    assert_eq!(receiver.seen.lock().unwrap().len() as i64, deliveries[0]["attempts"].as_i64().unwrap());
+}
