@@ -1,0 +1,595 @@
+//! Prompt fire lateness on SQLite (DESIGN.md section 11): how late the real, release-built `tendero serve` fires
+//! due prompts.
+//!
+//! - (a) sustained: FIRE_RATE promises due per second for FIRE_SECONDS, each at its own instant, spread evenly
+//!   (default 1,000/s for 60 s = 60,000 promises);
+//! - (b) burst: BURST promises due at one instant (default 100,000), and how long the scheduler takes to drain
+//!   them.
+//!
+//! Each scenario gets a fresh database. The team, FIRE_AGENTS agents (shift "always") and one template customer
+//! are made over HTTP; customers (FIRE_PROMISES_PER_CUSTOMER promises each) and promises are then written straight
+//! into the SQLite file with the library, the way `POST /promises` writes them: the promise row, its `created`
+//! ledger event and its outbox rows through `outbox::schedule` (no webhook subscriptions exist, so nothing else).
+//! They have no lead reminders, so only the `due` delivery falls inside the run (overdue fires at due + 15 min).
+//! HTTP creation is left out on purpose: it is a different figure, and `due_local` has whole seconds, so it could
+//! not place promises at millisecond instants. The promises are written a day ahead, then shifted (due times,
+//! deliveries and `due_local`) in one statement so the first falls due FIRE_LEAD seconds (default 10) later, and
+//! the server is started straight away.
+//!
+//! Two figures per prompt:
+//! - recorded: `prompts.fired_at - prompts.scheduled_for`, as the scheduler stores it. `fired_at` is the clock
+//!   read when its batch started, so this leaves out the time to fire the rest of the batch and commit it;
+//! - visible: when a reader polling the file every FIRE_POLL_MS (default 10) first saw the prompt committed, minus
+//!   `scheduled_for`: when an agent's inbox could show it, give or take one poll interval.
+//!
+//! Run with `cargo bench --bench fire_lateness` (which also builds the release binary), or build the binary with
+//! `cargo build --release --bin tendero` and point TENDERO_BIN at it.
+//!
+//! Env: TENDERO_BIN (default: the binary cargo built, else target/release/tendero), FIRE_RATE (1000),
+//! FIRE_SECONDS (60), BURST (100000; 0 skips a scenario), FIRE_AGENTS (20), FIRE_PROMISES_PER_CUSTOMER (2),
+//! FIRE_LEAD (10), FIRE_POLL_MS (10), FIRE_DIR (where the databases go; default target/fire-lateness),
+//! FIRE_KEEP=1 keeps them.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+use serde_json::{json, Value};
+
+use tendero::clock::new_id;
+use tendero::db::{Db, PoolOptions};
+use tendero::domain::vocab::EventKind;
+use tendero::repo::customers::{self, Customer};
+use tendero::repo::promises::{self, Promise};
+use tendero::settings::{Settings, Tolerances};
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    match std::env::var(name) {
+        Ok(v) => v.trim().parse().unwrap_or_else(|_| panic!("{name}=`{v}` is not a whole number")),
+        Err(_) => default,
+    }
+}
+
+fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(option_env!("CARGO_MANIFEST_DIR").unwrap_or("."))
+}
+
+/// `tendero serve` as a child process; killed on drop.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+struct Run {
+    bin: PathBuf,
+    dir: PathBuf,
+    url: String,
+    db_path: PathBuf,
+    http: reqwest::Client,
+    admin: String,
+    starts: u32,
+}
+
+impl Run {
+    fn new(bin: &Path, root: &Path, name: &str) -> Run {
+        let dir = root.join(format!("{}-{name}-{}", Utc::now().format("%Y%m%dT%H%M%S"), std::process::id()));
+        std::fs::create_dir_all(&dir).expect("bench dir");
+        let db_path = dir.join("tendero.db");
+        let url = format!("sqlite://{}", db_path.display());
+        let mut run = Run {
+            bin: bin.to_path_buf(),
+            dir,
+            url,
+            db_path,
+            http: reqwest::Client::new(),
+            admin: String::new(),
+            starts: 0,
+        };
+        let out = run
+            .command()
+            .args(["admin", "create", "--email", "bench@tendero.test", "--name", "Bench"])
+            .output()
+            .expect("tendero admin create");
+        assert!(out.status.success(), "admin create failed: {}", String::from_utf8_lossy(&out.stderr));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        run.admin = stdout.lines().rev().find(|l| !l.trim().is_empty()).expect("token").trim().to_string();
+        run
+    }
+
+    fn command(&self) -> Command {
+        let mut c = Command::new(&self.bin);
+        c.current_dir(&self.dir).arg("--database").arg(&self.url);
+        for (key, _) in std::env::vars() {
+            if key.starts_with("TENDERO__") {
+                c.env_remove(key);
+            }
+        }
+        c.env_remove("RUST_LOG").env("TENDERO__TELEMETRY__LEVEL", "warn");
+        c
+    }
+
+    async fn start(&mut self) -> Server {
+        self.starts += 1;
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let log = std::fs::File::create(self.dir.join(format!("serve-{}.log", self.starts))).expect("log");
+        let child = self
+            .command()
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("spawn tendero serve");
+        let mut server = Server { child, base: format!("http://127.0.0.1:{port}") };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = self.http.get(format!("{}/healthz", server.base)).send().await {
+                if r.status().is_success() {
+                    return server;
+                }
+            }
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("tendero serve exited with {status}; see {}", self.dir.display());
+            }
+            assert!(Instant::now() < deadline, "tendero serve did not answer within 60 s");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn post(&self, server: &Server, path: &str, body: Value) -> Value {
+        let r = self
+            .http
+            .post(format!("{}/api/v1{path}", server.base))
+            .bearer_auth(&self.admin)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = r.status();
+        let body: Value = r.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "POST {path}: {status} {body}");
+        body
+    }
+
+    fn db(&self) -> Db {
+        Db::connect(&self.url, &PoolOptions { max_connections: 1, busy_timeout: Duration::from_secs(30) }).expect("db")
+    }
+
+    fn raw(&self) -> SqliteConnection {
+        let mut c = SqliteConnection::establish(self.db_path.to_str().unwrap()).expect("sqlite");
+        c.batch_execute("PRAGMA busy_timeout = 30000;").unwrap();
+        c
+    }
+}
+
+/// The team, agents and a template customer, made over HTTP on a first start (which also records the tzdata
+/// version, so the measured start does not re-derive anything).
+struct Cast {
+    agents: Vec<String>,
+    customer: Customer,
+}
+
+async fn cast(run: &mut Run, agents: usize) -> Cast {
+    let server = run.start().await;
+    let team = run.post(&server, "/teams", json!({ "name": "Bench" })).await["id"].as_str().unwrap().to_string();
+    let mut ids = Vec::new();
+    for i in 0..agents {
+        let agent = run
+            .post(
+                &server,
+                "/agents",
+                json!({ "name": format!("Agent {i}"), "email": format!("agent{i}@bench.test"), "role": "agent",
+                        "team_id": team, "time_zone": "UTC", "shift": "always", "locale": "en" }),
+            )
+            .await;
+        ids.push(agent["id"].as_str().unwrap().to_string());
+    }
+    let customer = run
+        .post(
+            &server,
+            "/customers",
+            json!({ "name": "Template", "time_zone": "UTC", "locale": "en", "phone": "+34 976 555 000",
+                    "team_id": team }),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    drop(server);
+    let customer = run.db().read_blocking(move |c| Ok(customers::find(c, &customer)?)).unwrap().expect("template");
+    Cast { agents: ids, customer }
+}
+
+/// Writes `offsets.len()` promises due at `base + offset` (ms), spread over agents and customers, as the API would.
+fn write_promises(run: &Run, cast: &Cast, offsets: &[i64], base: i64, per_customer: usize, tolerances: &Tolerances) {
+    let db = run.db();
+    let started = Instant::now();
+    let now = now_ms();
+    let n_customers = offsets.len().div_ceil(per_customer.max(1)).max(1);
+    let customer_ids: Vec<String> = (0..n_customers).map(|_| new_id("cus")).collect();
+    for (chunk_no, chunk) in customer_ids.chunks(5_000).enumerate() {
+        let rows: Vec<Customer> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let n = chunk_no * 5_000 + i;
+                let mut c = cast.customer.clone();
+                c.id = id.clone();
+                c.name = format!("Customer {n}");
+                c.owner_agent_id = Some(cast.agents[n % cast.agents.len()].clone());
+                c.created_at = now;
+                c.updated_at = now;
+                c
+            })
+            .collect();
+        db.write_blocking(|conn| {
+            for c in &rows {
+                customers::insert(conn, c)?;
+            }
+            Ok(())
+        })
+        .expect("insert customers");
+    }
+    let mut done = 0usize;
+    for chunk in offsets.chunks(2_000) {
+        let rows: Vec<Promise> = chunk
+            .iter()
+            .enumerate()
+            .map(|(j, offset)| {
+                let i = done + j;
+                let due_at = base + offset;
+                let customer = &customer_ids[i % n_customers];
+                let owner = &cast.agents[(i % n_customers) % cast.agents.len()];
+                Promise {
+                    id: new_id("prm"),
+                    customer_id: customer.clone(),
+                    owner_agent_id: owner.clone(),
+                    made_by_agent_id: owner.clone(),
+                    kind: "callback".into(),
+                    title: format!("Te llamo ({i})"),
+                    details: String::new(),
+                    due_local: tendero::clock::from_ms(due_at).format("%Y-%m-%dT%H:%M:%S").to_string(),
+                    time_zone: "UTC".into(),
+                    disambiguation: "compatible".into(),
+                    due_at,
+                    due_offset_seconds: 0,
+                    window_end_at: None,
+                    grace_seconds: tolerances.callback_grace.num_seconds(),
+                    lead_seconds: "[]".into(),
+                    recurrence_cron: None,
+                    recurrence_until: None,
+                    status: "open".into(),
+                    kept_at: None,
+                    kept_on_time: None,
+                    resolution_interaction_id: None,
+                    resolution_note: None,
+                    made_in_interaction_id: None,
+                    customer_requested: true,
+                    reschedule_count: 0,
+                    version: 1,
+                    created_at: now,
+                    updated_at: now,
+                }
+            })
+            .collect();
+        db.write_blocking(|conn| {
+            for p in &rows {
+                promises::insert(conn, p)?;
+                tendero::ledger::append(
+                    conn,
+                    p,
+                    EventKind::Created,
+                    Some(&p.made_by_agent_id),
+                    now,
+                    json!({ "kind": p.kind, "title": p.title, "due_local": p.due_local, "time_zone": p.time_zone,
+                            "customer_requested": true, "owner_agent_id": p.owner_agent_id, "warnings": [] }),
+                )?;
+                tendero::outbox::schedule(conn, p, tolerances, now)?;
+            }
+            Ok(())
+        })
+        .expect("insert promises");
+        done += chunk.len();
+    }
+    eprintln!(
+        "  wrote {} customers and {} promises in {:.1} s",
+        n_customers,
+        offsets.len(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// Moves every due time (promises and their deliveries) by `shift_ms`, keeping `due_local` in step (UTC).
+fn shift(run: &Run, shift_ms: i64) {
+    let mut c = run.raw();
+    c.batch_execute(&format!(
+        "BEGIN IMMEDIATE;
+         UPDATE promises SET due_at = due_at + {shift_ms},
+             due_local = strftime('%Y-%m-%dT%H:%M:%S', (due_at + {shift_ms}) / 1000, 'unixepoch');
+         UPDATE deliveries
+             SET next_attempt_at = next_attempt_at + {shift_ms}, occurrence_at = occurrence_at + {shift_ms};
+         COMMIT;"
+    ))
+    .expect("shift due times");
+}
+
+#[derive(QueryableByName)]
+struct Fired {
+    #[diesel(sql_type = BigInt)]
+    rid: i64,
+    #[diesel(sql_type = BigInt)]
+    scheduled_for: i64,
+    #[diesel(sql_type = BigInt)]
+    fired_at: i64,
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn count(c: &mut SqliteConnection, sql: &str) -> i64 {
+    diesel::sql_query(sql).get_result::<Count>(c).map(|r| r.n).unwrap_or(0)
+}
+
+/// Server CPU seconds (user + system) and peak RSS in MiB, from /proc.
+fn proc_usage(pid: u32) -> (f64, f64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks: f64 = fields.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0)
+        + fields.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let hwm_kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    // USER_HZ is 100 on every Linux this runs on.
+    (ticks / 100.0, hwm_kib / 1024.0)
+}
+
+struct Outcome {
+    expected: usize,
+    first_due: i64,
+    /// (rowid, scheduled_for, fired_at, visible_at)
+    rows: Vec<(i64, i64, i64, i64)>,
+    unfired: i64,
+    failed: i64,
+    margin_ms: i64,
+    cpu_s: f64,
+    wall_s: f64,
+    rss_mib: f64,
+}
+
+/// Writes the promises, starts the server, watches until all have fired (or the time runs out), then reads the
+/// prompts back.
+async fn scenario(bin: &Path, root: &Path, name: &str, offsets: Vec<i64>, settings: &Settings) -> Outcome {
+    let agents = env_u64("FIRE_AGENTS", 20) as usize;
+    let per_customer = env_u64("FIRE_PROMISES_PER_CUSTOMER", 2) as usize;
+    let lead_ms = env_u64("FIRE_LEAD", 10) as i64 * 1000;
+    let poll = Duration::from_millis(env_u64("FIRE_POLL_MS", 10));
+    let tolerances = settings.tolerances().expect("tolerances");
+    let mut run = Run::new(bin, root, name);
+    eprintln!("{name}: {} promises, database {}", offsets.len(), run.db_path.display());
+    let cast = cast(&mut run, agents).await;
+    let base = now_ms() + 86_400_000;
+    write_promises(&run, &cast, &offsets, base, per_customer, &tolerances);
+    let span = offsets.iter().max().copied().unwrap_or(0);
+    let first_due = now_ms() + lead_ms;
+    shift(&run, first_due - base);
+    let server = run.start().await;
+    let margin_ms = first_due - now_ms();
+    eprintln!("  server up {:.1} s before the first due time", margin_ms as f64 / 1000.0);
+    let last_due = first_due + span;
+    let started_at = now_ms();
+    let cpu_before = proc_usage(server.pid()).0;
+
+    let mut conn = run.raw();
+    let expected = offsets.len() as i64;
+    // Generous: two minutes after the last due time plus 2 ms per prompt.
+    let give_up = last_due + 120_000 + 2 * expected;
+    let mut samples: Vec<(i64, i64)> = Vec::new();
+    let mut last_print = Instant::now();
+    loop {
+        let seen = count(&mut conn, "SELECT coalesce(max(rowid), 0) AS n FROM prompts");
+        let t = now_ms();
+        if samples.last().is_none_or(|(_, n)| *n != seen) {
+            samples.push((t, seen));
+        }
+        if seen >= expected || t > give_up {
+            break;
+        }
+        if last_print.elapsed() > Duration::from_secs(10) {
+            eprintln!("  {seen} of {expected} fired");
+            last_print = Instant::now();
+        }
+        tokio::time::sleep(poll).await;
+    }
+    let (cpu_after, rss_mib) = proc_usage(server.pid());
+    drop(server);
+    let stopped_at = now_ms();
+    let fired: Vec<Fired> = diesel::sql_query(
+        "SELECT rowid AS rid, scheduled_for, fired_at FROM prompts WHERE purpose = 'due' ORDER BY rowid",
+    )
+    .load(&mut conn)
+    .expect("read prompts");
+    let unfired = count(&mut conn, "SELECT count(*) AS n FROM deliveries WHERE purpose = 'due' AND status = 'pending'");
+    let failed = count(&mut conn, "SELECT count(*) AS n FROM deliveries WHERE last_error LIKE 'failed:%'");
+    let rows = fired
+        .iter()
+        .map(|f| {
+            let i = samples.partition_point(|(_, n)| *n < f.rid);
+            // Committed after the last poll (only when the run timed out): the kill is the upper bound.
+            let visible = samples.get(i).map(|(t, _)| *t).unwrap_or(stopped_at);
+            (f.rid, f.scheduled_for, f.fired_at, visible)
+        })
+        .collect();
+    drop(conn);
+    if std::env::var("FIRE_KEEP").is_err() {
+        let _ = std::fs::remove_dir_all(&run.dir);
+    } else {
+        eprintln!("  kept {}", run.dir.display());
+    }
+    Outcome {
+        expected: offsets.len(),
+        first_due,
+        rows,
+        unfired,
+        failed,
+        margin_ms,
+        cpu_s: cpu_after - cpu_before,
+        wall_s: (stopped_at - started_at) as f64 / 1000.0,
+        rss_mib,
+    }
+}
+
+fn percentile(sorted: &[i64], p: f64) -> i64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn line(label: &str, mut values: Vec<i64>) -> String {
+    values.sort_unstable();
+    format!(
+        "| {label:<28} | {:>7} | {:>6} | {:>6} | {:>6} | {:>7} |",
+        values.len(),
+        percentile(&values, 50.0),
+        percentile(&values, 90.0),
+        percentile(&values, 99.0),
+        values.last().copied().unwrap_or(0),
+    )
+}
+
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, m)| m.trim().to_string())
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    format!("{cores} cores ({model}), {}", Utc::now().format("%Y-%m-%d %H:%M UTC"))
+}
+
+fn main() {
+    // `cargo bench` builds the binary beside the bench and says where; TENDERO_BIN overrides it.
+    let bin = std::env::var_os("TENDERO_BIN")
+        .map(PathBuf::from)
+        .or_else(|| option_env!("CARGO_BIN_EXE_tendero").map(PathBuf::from))
+        .unwrap_or_else(|| manifest_dir().join("target/release/tendero"));
+    if !bin.is_file() {
+        eprintln!(
+            "fire_lateness: no tendero binary at {}.\nBuild it first with `cargo build --release --bin tendero` \
+             (or point TENDERO_BIN at one).",
+            bin.display()
+        );
+        std::process::exit(2);
+    }
+    // The server runs in its own directory, so relative paths would point elsewhere.
+    let bin = bin.canonicalize().expect("binary path");
+    let rate = env_u64("FIRE_RATE", 1_000);
+    let seconds = env_u64("FIRE_SECONDS", 60);
+    let burst = env_u64("BURST", 100_000);
+    let root =
+        std::env::var_os("FIRE_DIR").map(PathBuf::from).unwrap_or_else(|| manifest_dir().join("target/fire-lateness"));
+    std::fs::create_dir_all(&root).expect("FIRE_DIR");
+    let root = root.canonicalize().expect("FIRE_DIR path");
+    // Only the promise tolerances (grace, broken-after) are taken from the settings.
+    let settings = Settings::load(None).expect("settings");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+
+    let mut report = Vec::new();
+    report.push(format!("fire lateness on SQLite, {} ({})", bin.display(), machine()));
+    if rate > 0 && seconds > 0 {
+        let n = rate * seconds;
+        // Evenly spread: promise i is due i/rate seconds after the first.
+        let offsets: Vec<i64> = (0..n).map(|i| (i * 1000 / rate) as i64).collect();
+        let o = runtime.block_on(scenario(&bin, &root, "sustained", offsets, &settings));
+        report.push(String::new());
+        report.push(format!(
+            "(a) sustained: {rate}/s for {seconds} s = {n} promises due (server up {:.1} s before the first; \
+             server CPU {:.1} s in {:.0} s from start to stop; peak RSS {:.0} MiB)",
+            o.margin_ms as f64 / 1000.0,
+            o.cpu_s,
+            o.wall_s,
+            o.rss_mib,
+        ));
+        report.push(format!(
+            "| {:<28} | {:>7} | {:>6} | {:>6} | {:>6} | {:>7} |",
+            "lateness, ms", "count", "p50", "p90", "p99", "max"
+        ));
+        report.push(format!("|{:-<30}|{:-<9}|{:-<8}|{:-<8}|{:-<8}|{:-<9}|", "", "", "", "", "", ""));
+        report.push(line("recorded (fired_at)", o.rows.iter().map(|r| r.2 - r.1).collect()));
+        report.push(line("visible (committed, polled)", o.rows.iter().map(|r| r.3 - r.1).collect()));
+        report.push(format!(
+            "fired {} of {}; still pending {}; failed {}",
+            o.rows.len(),
+            o.expected,
+            o.unfired,
+            o.failed
+        ));
+    }
+    if burst > 0 {
+        let offsets = vec![0i64; burst as usize];
+        let o = runtime.block_on(scenario(&bin, &root, "burst", offsets, &settings));
+        let recorded = o.rows.iter().map(|r| r.2).max().map(|m| m - o.first_due).unwrap_or(0);
+        let visible = o.rows.iter().map(|r| r.3).max().map(|m| m - o.first_due).unwrap_or(0);
+        let first_visible = o.rows.iter().map(|r| r.3).min().map(|m| m - o.first_due).unwrap_or(0);
+        report.push(String::new());
+        report.push(format!(
+            "(b) burst: {burst} promises due at one instant (server up {:.1} s before; server CPU {:.1} s in {:.0} s \
+             from start to stop; peak RSS {:.0} MiB)",
+            o.margin_ms as f64 / 1000.0,
+            o.cpu_s,
+            o.wall_s,
+            o.rss_mib
+        ));
+        report.push(format!(
+            "drain time: {:.2} s by fired_at (max fired_at - due), {:.2} s until the last was visible \
+             (first visible after {} ms); {:.0} prompts/s",
+            recorded as f64 / 1000.0,
+            visible as f64 / 1000.0,
+            first_visible,
+            o.rows.len() as f64 / (visible.max(1) as f64 / 1000.0)
+        ));
+        report.push(format!(
+            "fired {} of {}; still pending {}; failed {}",
+            o.rows.len(),
+            o.expected,
+            o.unfired,
+            o.failed
+        ));
+    }
+    let text = report.join("\n");
+    println!("\n{text}");
+    let _ = std::io::stdout().flush();
+}
