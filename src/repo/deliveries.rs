@@ -44,7 +44,7 @@ pub struct Delivery {
 }
 
 /// Inserts deliveries, ignoring ones that already exist for the same (promise, occurrence, purpose, channel,
-/// recipient): scheduling the same occurrence twice must not fire it twice.
+/// recipient, fire time): scheduling the same occurrence twice must not fire it twice.
 pub fn insert_all(conn: &mut DbConn, rows: &[Delivery]) -> QueryResult<()> {
     for row in rows {
         let exists = deliveries::table
@@ -53,6 +53,7 @@ pub fn insert_all(conn: &mut DbConn, rows: &[Delivery]) -> QueryResult<()> {
             .filter(deliveries::purpose.eq(&row.purpose))
             .filter(deliveries::channel.eq(&row.channel))
             .filter(deliveries::recipient.eq(&row.recipient))
+            .filter(deliveries::next_attempt_at.eq(row.next_attempt_at))
             .select(deliveries::id)
             .first::<String>(conn)
             .optional()?;

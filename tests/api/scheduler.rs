@@ -265,14 +265,16 @@ async fn open_deadline_is_missed_at_due_and_broken_a_week_later() {
         .await;
     let id = p["id"].as_str().unwrap();
     assert_eq!(app.at("2026-03-29T19:00:00Z").await, 1, "the two-day lead reminder");
+    assert_eq!(app.at("2026-03-31T07:00:00Z").await, 1, "the reminder at 09:00 on the due day, Madrid time");
     app.at("2026-03-31T19:00:00Z").await;
     assert_eq!(app.get(&format!("/api/v1/promises/{id}"), marta).await.body["status"], "missed");
     app.at("2026-04-07T19:00:00Z").await;
     let after = app.get(&format!("/api/v1/promises/{id}"), marta).await.body;
     assert_eq!(after["status"], "broken");
     let events: Vec<Value> = after["ledger"].as_array().unwrap().clone();
-    assert_eq!(kinds(&events), ["created", "reminded", "prompted", "missed", "broken"]);
-    assert_eq!(events[4]["data"]["reason"], "deadline_passed");
+    assert_eq!(kinds(&events), ["created", "reminded", "reminded", "prompted", "missed", "broken"]);
+    assert_eq!(events[5]["data"]["reason"], "deadline_passed");
+    assert_eq!(after["lead"], json!(["P2D", "PT12H"]));
 }
 
 /// Prompts are pushed live to the agent's open stream.

@@ -144,7 +144,8 @@ CREATE TABLE deliveries (
     last_error TEXT,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
-    UNIQUE (promise_id, occurrence_at, purpose, channel, recipient)
+    -- The fire time is part of the key because one occurrence can have several lead reminders.
+    UNIQUE (promise_id, occurrence_at, purpose, channel, recipient, next_attempt_at)
 );
 CREATE INDEX deliveries_pending ON deliveries (next_attempt_at) WHERE status = 'pending';
 

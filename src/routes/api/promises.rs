@@ -439,7 +439,8 @@ pub async fn create(
         PromiseKind::Deadline => Duration::zero(),
         _ => tolerances.callback_grace,
     });
-    let lead = lead.unwrap_or_else(|| match kind {
+    let default_lead = lead.is_none();
+    let mut lead = lead.unwrap_or_else(|| match kind {
         PromiseKind::Deadline => tolerances.deadline_lead.clone(),
         _ => tolerances.callback_lead.clone(),
     });
@@ -498,6 +499,10 @@ pub async fn create(
             input.due_local = Some(first.local.format("%Y-%m-%dT%H:%M:%S").to_string());
         }
         let plan = plan_for(conn, &input, kind, &customer, &owner, now)?;
+        if kind == PromiseKind::Deadline && default_lead {
+            // DESIGN.md section 5: a deadline is also recalled on the morning of its due day, customer time.
+            lead.extend(morning_reminder(&plan));
+        }
         let now_ms = now.timestamp_millis();
         let promise = Promise {
             id: new_id("prm"),
@@ -559,6 +564,13 @@ pub async fn create(
         to_json(promise_out(promise, plan.warnings))
     })
     .await
+}
+
+/// How long before a deadline 09:00 on its due day (customer time) is, when the deadline is later that day.
+fn morning_reminder(plan: &DuePlan) -> Option<Duration> {
+    let morning = plan.due_local.date().and_hms_opt(9, 0, 0)?;
+    let at = crate::domain::time::resolve_local(morning, plan.zone, Default::default()).ok()?.instant;
+    (at < plan.due_at).then(|| plan.due_at - at)
 }
 
 /// Query of `GET /promises`.
