@@ -94,7 +94,8 @@ pub fn claim_due(
         .filter(deliveries::status.eq("pending"))
         .filter(deliveries::next_attempt_at.le(now_ms))
         .filter(deliveries::claimed_until.is_null().or(deliveries::claimed_until.lt(now_ms)))
-        .order(deliveries::next_attempt_at.asc())
+        // At equal instants "due" sorts before "overdue" (a deadline's grace can be zero): prompt, then judge.
+        .order((deliveries::next_attempt_at.asc(), deliveries::purpose.asc()))
         .limit(limit)
         .select(deliveries::id)
         .load::<String>(conn)?;
@@ -114,7 +115,9 @@ pub fn claim_due(
         deliveries::updated_at.eq(now_ms),
     ))
     .execute(conn)?;
+    // Read back by id: filtering on the lease columns would walk every pending row.
     deliveries::table
+        .filter(deliveries::id.eq_any(&due))
         .filter(deliveries::claimed_by.eq(instance))
         .filter(deliveries::claimed_until.eq(lease_until_ms))
         .filter(deliveries::status.eq("pending"))

@@ -112,7 +112,9 @@ pub fn claim_due(
     )
     .set((messages::claimed_by.eq(instance), messages::claimed_until.eq(lease_until_ms)))
     .execute(conn)?;
+    // Read back by id: filtering on the lease columns would walk every pending row.
     messages::table
+        .filter(messages::id.eq_any(&due))
         .filter(messages::claimed_by.eq(instance))
         .filter(messages::claimed_until.eq(lease_until_ms))
         .filter(messages::status.eq("pending"))

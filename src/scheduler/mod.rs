@@ -161,7 +161,16 @@ impl Scheduler {
     fn fire_batch(&self, conn: &mut DbConn, now: DateTime<Utc>) -> Result<(usize, Vec<LivePrompt>), AppError> {
         let now_ms = now.timestamp_millis();
         let lease_until = (now + self.config.lease).timestamp_millis();
-        let claimed = deliveries::claim_due(conn, &self.instance, now_ms, lease_until, self.config.batch_size)?;
+        let mut claimed = deliveries::claim_due(conn, &self.instance, now_ms, lease_until, self.config.batch_size)?;
+        // Within one instant: remind, prompt, escalate, then judge (missed), then close (broken).
+        let rank = |d: &Delivery| match Purpose::parse(&d.purpose) {
+            Some(Purpose::Lead) => 0,
+            Some(Purpose::Due) => 1,
+            Some(Purpose::Escalation) => 2,
+            Some(Purpose::Overdue) => 3,
+            Some(Purpose::Expiry) | None => 4,
+        };
+        claimed.sort_by_key(|d| (d.next_attempt_at, rank(d)));
         let mut live = Vec::new();
         for delivery in &claimed {
             // A savepoint per delivery: one bad row is set aside with its error instead of blocking the queue.
