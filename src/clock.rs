@@ -49,6 +49,17 @@ impl Clock {
     }
 }
 
+impl Clock {
+    /// How long a background loop should sleep before the work due at `next_ms` (none: nothing pending),
+    /// capped at `cap` so work written by another process is never waited on for longer than that.
+    pub fn sleep_before(&self, next_ms: Option<i64>, cap: std::time::Duration) -> std::time::Duration {
+        next_ms
+            .map(|at| (from_ms(at) - self.now()).to_std().unwrap_or(std::time::Duration::ZERO))
+            .unwrap_or(cap)
+            .min(cap)
+    }
+}
+
 /// Milliseconds since the Unix epoch, the storage form of every instant.
 pub fn to_ms(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()

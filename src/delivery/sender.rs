@@ -191,10 +191,7 @@ impl Sender {
                 tracing::error!(error = %e, "sender pass failed; retrying shortly");
             }
             let next = self.db.read(|conn| Ok(messages::next_pending_at(conn)?)).await.ok().flatten();
-            let wait = next
-                .map(|at| (from_ms(at) - self.clock.now()).to_std().unwrap_or(StdDuration::ZERO))
-                .unwrap_or(StdDuration::from_secs(30))
-                .min(StdDuration::from_secs(30));
+            let wait = self.clock.sleep_before(next, StdDuration::from_secs(30));
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = wake.notified() => {}

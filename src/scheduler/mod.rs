@@ -139,10 +139,7 @@ impl Scheduler {
             };
             let next = self.db.read(|conn| Ok(deliveries::next_pending_at(conn)?)).await.ok().flatten();
             // The cap bounds how long a delivery written by another process (the CLI, another node) waits.
-            let wait = next
-                .map(|at| (from_ms(at) - self.clock.now()).to_std().unwrap_or(StdDuration::ZERO))
-                .unwrap_or(StdDuration::from_secs(30))
-                .min(StdDuration::from_secs(30));
+            let wait = self.clock.sleep_before(next, StdDuration::from_secs(30));
             if wait.is_zero() {
                 // Due work that this pass could not claim is leased by another instance: wait a moment for the
                 // lease instead of spinning.

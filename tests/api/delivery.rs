@@ -56,15 +56,13 @@ async fn receive(req: HttpRequest, body: web::Bytes, state: web::Data<Receiver>)
     HttpResponse::Ok().finish()
 }
 
-/// Signed webhooks reach a real receiver; a 500 is retried later with the same id; redelivery sends it again.
-#[actix_web::test]
-async fn webhooks_are_signed_retried_after_a_500_and_redeliverable() {
-    let app = spawn_app_at(at("2026-03-16T09:00:00Z")).await;
+/// Starts a receiver on a free port that answers 500 to its first `failures` requests; returns it and its URL.
+fn start_receiver(clock: &Clock, failures: u32) -> (Receiver, String) {
     let receiver = Receiver {
         seen: Arc::default(),
-        failures_left: Arc::new(Mutex::new(1)),
+        failures_left: Arc::new(Mutex::new(failures)),
         secret: Arc::default(),
-        clock: app.clock.clone(),
+        clock: clock.clone(),
     };
     let data = web::Data::new(receiver.clone());
     let server = HttpServer::new(move || App::new().app_data(data.clone()).route("/hook", web::post().to(receive)))
@@ -73,6 +71,14 @@ async fn webhooks_are_signed_retried_after_a_500_and_redeliverable() {
         .unwrap();
     let url = format!("http://{}/hook", server.addrs()[0]);
     actix_web::rt::spawn(server.run());
+    (receiver, url)
+}
+
+/// Signed webhooks reach a real receiver; a 500 is retried later with the same id; redelivery sends it again.
+#[actix_web::test]
+async fn webhooks_are_signed_retried_after_a_500_and_redeliverable() {
+    let app = spawn_app_at(at("2026-03-16T09:00:00Z")).await;
+    let (receiver, url) = start_receiver(&app.clock, 1);
 
     let z = zaragoza(&app).await;
     let bad = app
@@ -228,19 +234,7 @@ async fn calendar_feed_parses_and_carries_the_alarms_until_revoked() {
 #[actix_web::test]
 async fn webhook_that_keeps_failing_dies_after_about_a_day_and_is_listed_dead() {
     let app = spawn_app_at(at("2026-03-16T09:00:00Z")).await;
-    let receiver = Receiver {
-        seen: Arc::default(),
-        failures_left: Arc::new(Mutex::new(u32::MAX)),
-        secret: Arc::default(),
-        clock: app.clock.clone(),
-    };
-    let data = web::Data::new(receiver.clone());
-    let server = HttpServer::new(move || App::new().app_data(data.clone()).route("/hook", web::post().to(receive)))
-        .workers(1)
-        .bind("127.0.0.1:0")
-        .unwrap();
-    let url = format!("http://{}/hook", server.addrs()[0]);
-    actix_web::rt::spawn(server.run());
+    let (receiver, url) = start_receiver(&app.clock, u32::MAX);
     let sub = app.created("/api/v1/webhooks", &app.admin, json!({ "url": url, "events": ["promise.created"] })).await;
     let z = zaragoza(&app).await;
     let c = customer(&app, &z.marta.1, "Ana Royo", "Europe/Madrid").await;
