@@ -144,6 +144,25 @@ async fn every_endpoint_against_every_role() {
         Case { method: Method::GET, path: "/api/v1/promises", body: none, expect: [200, 200, 200, 200, 200, 401] },
         Case {
             method: Method::GET,
+            path: "/api/v1/agents/{marta}/prompts",
+            body: none,
+            expect: [200, 200, 200, 403, 404, 401],
+        },
+        Case {
+            method: Method::POST,
+            path: "/api/v1/webhooks",
+            body: |_| Some(json!({ "url": "http://127.0.0.1:9/hook" })),
+            expect: [201, 403, 403, 403, 403, 401],
+        },
+        Case { method: Method::GET, path: "/api/v1/webhooks", body: none, expect: [200, 403, 403, 403, 403, 401] },
+        Case {
+            method: Method::POST,
+            path: "/api/v1/agents/{marta}/calendar-token",
+            body: |_| Some(json!({})),
+            expect: [201, 403, 201, 403, 403, 401],
+        },
+        Case {
+            method: Method::GET,
             path: "/api/v1/promises/{promise}",
             body: none,
             expect: [200, 200, 200, 200, 404, 401],
