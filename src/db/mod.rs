@@ -26,7 +26,7 @@ pub enum DbConn {
 /// Which backend a URL selects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
-    /// `sqlite://path/to/file.db` (or `sqlite::memory:` for throwaway runs).
+    /// `sqlite://path/to/file.db`.
     Sqlite,
 }
 
@@ -51,7 +51,8 @@ impl DatabaseUrl {
             return Ok(Self { backend: Backend::Sqlite, target: path.to_string() });
         }
         if url == "sqlite::memory:" {
-            return Ok(Self { backend: Backend::Sqlite, target: ":memory:".into() });
+            // Readers and the writer use separate connections, and each in-memory database is private to one.
+            return Err("database.url: an in-memory SQLite database is not supported; use sqlite://PATH".into());
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Err("database.url: PostgreSQL support is not built into this binary yet; use sqlite://PATH".into());
@@ -103,11 +104,9 @@ impl Db {
         let parsed = DatabaseUrl::parse(url).map_err(anyhow::Error::msg)?;
         match parsed.backend {
             Backend::Sqlite => {
-                if parsed.target != ":memory:" {
-                    if let Some(dir) = std::path::Path::new(&parsed.target).parent() {
-                        if !dir.as_os_str().is_empty() {
-                            std::fs::create_dir_all(dir)?;
-                        }
+                if let Some(dir) = std::path::Path::new(&parsed.target).parent() {
+                    if !dir.as_os_str().is_empty() {
+                        std::fs::create_dir_all(dir)?;
                     }
                 }
                 let build = |size: u32| {
