@@ -54,7 +54,9 @@ pub fn within_days_iso(
     };
     let upper = spec.trim().to_ascii_uppercase();
     let body = upper.strip_prefix('P').ok_or_else(fail)?;
-    let (number, unit) = body.split_at(body.len().saturating_sub(1));
+    // Split before the last character, not the last byte: the unit may be any character a client sent.
+    let split = body.char_indices().last().map_or(0, |(i, _)| i);
+    let (number, unit) = body.split_at(split);
     if number.is_empty() || number.len() > 6 || !number.bytes().all(|b| b.is_ascii_digit()) {
         return Err(fail());
     }
@@ -253,5 +255,14 @@ mod tests {
         fn iso_parser_never_panics(s in "\\PC*") {
             let _ = within_days_iso(utc("2026-05-13T08:00:00Z"), tz("UTC"), &s, &WeeklyWindow::always());
         }
+    }
+
+    /// Found by the property above: a multi-byte last character used to be split in the middle.
+    #[test]
+    fn a_multibyte_unit_is_refused_not_split() {
+        let err = within_days_iso(utc("2026-05-13T08:00:00Z"), tz("UTC"), "P1=🕴", &WeeklyWindow::always());
+        assert!(err.is_err());
+        let err = within_days_iso(utc("2026-05-13T08:00:00Z"), tz("UTC"), "P15Ď", &WeeklyWindow::always());
+        assert!(err.is_err());
     }
 }
