@@ -30,6 +30,20 @@ pub fn timing_of(promise: &Promise, tolerances: &Tolerances) -> Timing {
     }
 }
 
+/// The first occurrence of an update promise's recurrence strictly after `after`, in its zone; `None` when it has no
+/// recurrence or the recurrence has ended.
+pub fn next_occurrence(
+    promise: &Promise,
+    after: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<crate::domain::time::Occurrence>, AppError> {
+    let Some(expression) = promise.recurrence_cron.as_deref() else { return Ok(None) };
+    let internal = |e: crate::domain::time::TimeError| AppError::Internal(anyhow::anyhow!(e));
+    let zone = crate::domain::time::parse_zone(&promise.time_zone).map_err(internal)?;
+    let rule = crate::domain::time::Recurrence::parse(expression).map_err(internal)?;
+    let how = promise.disambiguation.parse().unwrap_or_default();
+    Ok(rule.next_after(after, zone, how, promise.recurrence_until.map(from_ms)))
+}
+
 /// Replaces the promise's pending deliveries with those of its current occurrence (none when it is closed).
 pub fn schedule(conn: &mut DbConn, promise: &Promise, tolerances: &Tolerances, now_ms: i64) -> Result<(), AppError> {
     deliveries::retire_pending(conn, &promise.id)?;

@@ -20,7 +20,6 @@ use crate::db::{Db, DbConn};
 use crate::delivery::events;
 use crate::delivery::hub::{Hub, LivePrompt};
 use crate::domain::schedule::{lateness, route, Purpose};
-use crate::domain::time::{parse_zone, Recurrence};
 use crate::domain::vocab::{EventKind, PromiseKind, PromiseStatus};
 use crate::error::AppError;
 use crate::ledger;
@@ -362,15 +361,7 @@ impl Scheduler {
         let occurrence = crate::routes::api::instant(promise.due_at);
         let mut changed = promise.clone();
         if promise.kind == PromiseKind::Update.as_str() {
-            let zone = parse_zone(&promise.time_zone).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
-            let rule = promise
-                .recurrence_cron
-                .as_deref()
-                .map(Recurrence::parse)
-                .transpose()
-                .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
-            let how = promise.disambiguation.parse().unwrap_or_default();
-            let next = rule.and_then(|r| r.next_after(now, zone, how, promise.recurrence_until.map(from_ms)));
+            let next = outbox::next_occurrence(&promise, now)?;
             let data = json!({ "occurrence": occurrence, "final": next.is_none() });
             match next {
                 Some(next) => {

@@ -18,7 +18,7 @@ use crate::delivery::events;
 use crate::domain::brief::{clock_sentence, opening_line};
 use crate::domain::due::Warning;
 use crate::domain::promise::{attempt_effect, AttemptEffect, Timeliness};
-use crate::domain::time::{parse_zone, HolidayCalendar, Recurrence};
+use crate::domain::time::{parse_zone, HolidayCalendar};
 use crate::domain::vocab::{Channel, Direction, EventKind, Outcome, PromiseKind, PromiseStatus};
 use crate::error::{AppError, Problem};
 use crate::ledger;
@@ -852,17 +852,7 @@ fn keep_by_attempt(
     let mut changed = promise.clone();
     let occurrence = instant(promise.due_at);
     let next = if kind == PromiseKind::Update {
-        let zone = parse_zone(&promise.time_zone).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
-        let rule = promise
-            .recurrence_cron
-            .as_deref()
-            .map(Recurrence::parse)
-            .transpose()
-            .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
-        let after = from_ms(promise.due_at.max(interaction.occurred_at));
-        let until = promise.recurrence_until.map(from_ms);
-        let how = promise.disambiguation.parse().unwrap_or_default();
-        rule.and_then(|r| r.next_after(after, zone, how, until))
+        outbox::next_occurrence(&promise, from_ms(promise.due_at.max(interaction.occurred_at)))?
     } else {
         None
     };
