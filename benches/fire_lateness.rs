@@ -291,6 +291,9 @@ fn write_promises(run: &Run, cast: &Cast, offsets: &[i64], base: i64, per_custom
                     version: 1,
                     created_at: now,
                     updated_at: now,
+                    accountable_agent_id: owner.clone(),
+                    team_id: None,
+                    late_since: None,
                 }
             })
             .collect();

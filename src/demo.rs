@@ -166,6 +166,7 @@ impl Seeder<'_> {
         promise: Option<&str>,
     ) -> Result<Interaction, AppError> {
         let at = to_ms(self.now - ago);
+        let (owner_agent_id, team_id, local_date) = interactions::stamp(customer, at);
         let interaction = Interaction {
             id: new_id("int"),
             customer_id: customer.id.clone(),
@@ -178,6 +179,9 @@ impl Seeder<'_> {
             promise_id: promise.map(str::to_string),
             created_at: at,
             updated_at: at,
+            owner_agent_id,
+            team_id,
+            local_date,
         };
         interactions::insert(self.conn, &interaction)?;
         Ok(interaction)
@@ -245,6 +249,9 @@ impl Seeder<'_> {
             version: 1,
             created_at: made,
             updated_at: made,
+            accountable_agent_id: owner.id.clone(),
+            team_id: customer.team_id.clone(),
+            late_since: None,
         };
         promises::insert(self.conn, &promise)?;
         ledger::append(
@@ -263,8 +270,7 @@ impl Seeder<'_> {
 
     /// Marks a demo promise kept at `kept_at` with evidence.
     fn kept(&mut self, promise: Promise, evidence: &Interaction, on_time: bool, actor: &Agent) -> Result<(), AppError> {
-        let read = promise.version;
-        let mut changed = promise;
+        let mut changed = promise.clone();
         changed.status = "kept".into();
         changed.kept_at = Some(evidence.occurred_at);
         changed.kept_on_time = Some(on_time);
@@ -273,8 +279,8 @@ impl Seeder<'_> {
                            "evidence_interaction_id": evidence.id, "final": true });
         ledger::save(
             self.conn,
+            &promise,
             &mut changed,
-            read,
             evidence.occurred_at,
             Some(&actor.id),
             vec![(EventKind::Kept, data)],

@@ -1,21 +1,29 @@
 //! Applying a change to a promise: the new row is written only if nobody changed it since it was read
-//! (`version`), and always together with its ledger event, in the caller's transaction.
+//! (`version`), always together with its ledger events and the metric rollups they move, in the caller's
+//! transaction.
 
 use serde_json::Value;
 
 use crate::db::DbConn;
+use crate::domain::metrics;
 use crate::domain::vocab::EventKind;
 use crate::error::AppError;
+use crate::repo::metrics as rollups;
 use crate::repo::promises::{self, NewPromiseEvent, Promise};
 
-/// Appends one event for `promise` (the row as it is after the change).
-pub fn append(
+/// Events whose metric effect is not visible in the promise row; they carry the key of the obligation they
+/// acted on so the rollups can be recomputed from the ledger.
+fn annotated(kind: EventKind) -> bool {
+    matches!(kind, EventKind::Kept | EventKind::Missed | EventKind::Rescheduled | EventKind::HandedOver)
+}
+
+fn write(
     conn: &mut DbConn,
     promise: &Promise,
     kind: EventKind,
     actor: Option<&str>,
     at_ms: i64,
-    data: Value,
+    data: &Value,
 ) -> Result<(), AppError> {
     promises::append_event(
         conn,
@@ -33,16 +41,44 @@ pub fn append(
     Ok(())
 }
 
-/// Saves `changed` (whose `version` was read as `read_version`) with the next version and appends `events`.
-/// Answers 409 when another writer got there first.
+/// Appends one event for `promise` without changing the row (the row as it is now; for `created`, just
+/// inserted).
+pub fn append(
+    conn: &mut DbConn,
+    promise: &Promise,
+    kind: EventKind,
+    actor: Option<&str>,
+    at_ms: i64,
+    mut data: Value,
+) -> Result<(), AppError> {
+    let facts = rollups::facts(promise);
+    if annotated(kind) {
+        data["obligation"] = metrics::annotate(&facts);
+    }
+    write(conn, promise, kind, actor, at_ms, &data)?;
+    let before = (kind != EventKind::Created).then_some(&facts);
+    rollups::apply(conn, &metrics::change(before, &facts, &[(kind.as_str(), &data)]))?;
+    Ok(())
+}
+
+/// Saves `changed` (a changed copy of `before`) with the next version and appends `events`. Answers 409 when
+/// another writer got there first.
+///
+/// Also keeps `accountable_agent_id`: a new due time (reschedule, next occurrence) belongs to the owner; a
+/// hand-over moves it only while the due time has not passed, so a miss stays with whoever missed it.
 pub fn save(
     conn: &mut DbConn,
+    before: &Promise,
     changed: &mut Promise,
-    read_version: i32,
     now_ms: i64,
     actor: Option<&str>,
     events: Vec<(EventKind, Value)>,
 ) -> Result<(), AppError> {
+    let read_version = before.version;
+    let moved = changed.due_local != before.due_local || changed.time_zone != before.time_zone;
+    if moved || (changed.owner_agent_id != before.owner_agent_id && now_ms <= before.due_at) {
+        changed.accountable_agent_id = changed.owner_agent_id.clone();
+    }
     changed.version = read_version + 1;
     changed.updated_at = now_ms;
     if !promises::replace_if_version(conn, changed, read_version)? {
@@ -51,8 +87,16 @@ pub fn save(
             extra: Some(serde_json::json!({ "current_version": read_version + 1 })),
         });
     }
-    for (kind, data) in events {
-        append(conn, changed, kind, actor, now_ms, data)?;
+    let before_facts = rollups::facts(before);
+    let mut written = Vec::with_capacity(events.len());
+    for (kind, mut data) in events {
+        if annotated(kind) {
+            data["obligation"] = metrics::annotate(&before_facts);
+        }
+        write(conn, changed, kind, actor, now_ms, &data)?;
+        written.push((kind, data));
     }
+    let effects: Vec<(&str, &Value)> = written.iter().map(|(k, d)| (k.as_str(), d)).collect();
+    rollups::apply(conn, &metrics::change(Some(&before_facts), &rollups::facts(changed), &effects))?;
     Ok(())
 }

@@ -10,6 +10,7 @@ pub mod domain;
 pub mod error;
 pub mod ledger;
 pub mod outbox;
+pub mod prometheus;
 pub mod repo;
 pub mod routes;
 pub mod scheduler;

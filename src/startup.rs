@@ -41,6 +41,8 @@ pub struct AppState {
     pub sender_wake: Arc<Notify>,
     /// Public base URL (calendar links).
     pub public_url: String,
+    /// Request durations for `GET /metrics`.
+    pub http_metrics: Arc<crate::prometheus::HttpMetrics>,
 }
 
 impl AppState {
@@ -113,11 +115,26 @@ impl Application {
             scheduler_wake,
             sender_wake,
             public_url: settings.server.public_url.trim_end_matches('/').to_string(),
+            http_metrics: Arc::new(crate::prometheus::HttpMetrics::default()),
         });
         let limit = settings.server.body_limit_bytes;
         let workers = settings.server.workers;
         let mut server = HttpServer::new(move || {
+            let http_metrics = state.http_metrics.clone();
             App::new()
+                .wrap_fn(move |req, srv| {
+                    // Durations by route pattern for Prometheus; the pattern, not the path, keeps series bounded.
+                    let started = std::time::Instant::now();
+                    let method = req.method().to_string();
+                    let metrics = http_metrics.clone();
+                    let response = srv.call(req);
+                    async move {
+                        let response = response.await?;
+                        let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".into());
+                        metrics.observe(&method, &route, response.status().as_u16(), started.elapsed());
+                        Ok(response)
+                    }
+                })
                 .wrap_fn(|req, srv| {
                     // Echo the request id that every log line of this request carries, so a client can quote it.
                     let id = req.extensions().get::<RequestId>().map(|id| id.to_string());

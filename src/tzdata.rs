@@ -65,7 +65,6 @@ pub fn recompute_if_changed(db: &Db, tolerances: &Tolerances, now: DateTime<Utc>
             let now_ms = to_ms(now);
             db.write_blocking(|conn| {
                 let Some(fresh) = promises::find(conn, &promise.id)? else { return Ok(()) };
-                let read_version = fresh.version;
                 let mut changed = fresh.clone();
                 changed.due_at = to_ms(resolved.instant);
                 changed.due_offset_seconds = local_offset_at(resolved.instant, zone);
@@ -75,7 +74,7 @@ pub fn recompute_if_changed(db: &Db, tolerances: &Tolerances, now: DateTime<Utc>
                     "due_local": fresh.due_local, "time_zone": fresh.time_zone,
                     "tzdata": { "from": previous, "to": current },
                 });
-                ledger::save(conn, &mut changed, read_version, now_ms, None, vec![(EventKind::Recomputed, data)])?;
+                ledger::save(conn, &fresh, &mut changed, now_ms, None, vec![(EventKind::Recomputed, data)])?;
                 outbox::schedule(conn, &changed, tolerances, now_ms)
             })?;
             report.recomputed += 1;

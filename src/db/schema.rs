@@ -74,6 +74,9 @@ diesel::table! {
         promise_id -> Nullable<Text>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        owner_agent_id -> Nullable<Text>,
+        team_id -> Nullable<Text>,
+        local_date -> Nullable<Text>,
     }
 }
 
@@ -107,6 +110,9 @@ diesel::table! {
         version -> Integer,
         created_at -> BigInt,
         updated_at -> BigInt,
+        accountable_agent_id -> Text,
+        team_id -> Nullable<Text>,
+        late_since -> Nullable<BigInt>,
     }
 }
 
@@ -273,3 +279,45 @@ diesel::allow_tables_to_appear_in_same_query!(
     messages,
     calendar_tokens,
 );
+
+diesel::table! {
+    metric_days (day, team_id, agent_id, kind) {
+        day -> Integer,
+        week -> Integer,
+        team_id -> Text,
+        agent_id -> Text,
+        kind -> Text,
+        pending -> BigInt,
+        missed_open -> BigInt,
+        kept_on_time -> BigInt,
+        kept_late -> BigInt,
+        broken -> BigInt,
+        cancelled -> BigInt,
+        renegotiated_by_customer -> BigInt,
+        renegotiated_by_agent -> BigInt,
+        handovers -> BigInt,
+    }
+}
+
+diesel::table! {
+    metric_lateness (day, team_id, agent_id, kind, minutes) {
+        day -> Integer,
+        week -> Integer,
+        team_id -> Text,
+        agent_id -> Text,
+        kind -> Text,
+        minutes -> BigInt,
+        count -> BigInt,
+    }
+}
+
+diesel::table! {
+    metric_contacts (day, team_id, agent_id) {
+        day -> Integer,
+        week -> Integer,
+        team_id -> Text,
+        agent_id -> Text,
+        outbound -> BigInt,
+        by_owner -> BigInt,
+    }
+}

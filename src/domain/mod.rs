@@ -2,6 +2,7 @@
 
 pub mod brief;
 pub mod due;
+pub mod metrics;
 pub mod promise;
 pub mod schedule;
 pub mod time;

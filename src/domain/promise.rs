@@ -86,6 +86,16 @@ pub fn judge_keep(due_at: DateTime<Utc>, judging: Judging, kept_at: DateTime<Utc
     }
 }
 
+/// A keep after the agent moved a passed due time is late whatever the new time was: the customer was already
+/// let down once (DESIGN.md section 5, "a reschedule by the agent after due counts as late").
+pub fn after_late_reschedule(timeliness: Timeliness, rescheduled_late: bool) -> Timeliness {
+    if rescheduled_late {
+        Timeliness::Late
+    } else {
+        timeliness
+    }
+}
+
 /// What logging an interaction does to the promise it names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AttemptEffect {

@@ -31,11 +31,39 @@ pub struct Interaction {
     pub created_at: i64,
     /// Updated, ms.
     pub updated_at: i64,
+    /// The customer's owner when the contact happened.
+    pub owner_agent_id: Option<String>,
+    /// The customer's team when the contact happened.
+    pub team_id: Option<String>,
+    /// The customer-local date of the contact, `YYYY-MM-DD`.
+    pub local_date: Option<String>,
 }
 
-/// Inserts an interaction.
+/// The customer's owner, team and local date of a contact at `occurred_at` (ms), as stored with it.
+pub fn stamp(
+    customer: &crate::repo::customers::Customer,
+    occurred_at: i64,
+) -> (Option<String>, Option<String>, Option<String>) {
+    let date = customer
+        .time_zone
+        .parse::<chrono_tz::Tz>()
+        .ok()
+        .map(|zone| crate::clock::from_ms(occurred_at).with_timezone(&zone).format("%Y-%m-%d").to_string());
+    (customer.owner_agent_id.clone(), customer.team_id.clone(), date)
+}
+
+/// Inserts an interaction and, for an outbound one, counts it in the continuity rollup.
 pub fn insert(conn: &mut DbConn, interaction: &Interaction) -> QueryResult<()> {
-    diesel::insert_into(interactions::table).values(interaction).execute(conn).map(|_| ())
+    diesel::insert_into(interactions::table).values(interaction).execute(conn)?;
+    if interaction.direction == "outbound" {
+        let day = interaction.local_date.as_deref().and_then(crate::domain::metrics::day_of_local);
+        if let (Some(owner), Some(day)) = (&interaction.owner_agent_id, day) {
+            let by_owner = interaction.agent_id.as_deref() == Some(owner.as_str());
+            let team = interaction.team_id.as_deref().unwrap_or("");
+            crate::repo::metrics::add_contact(conn, day, team, owner, by_owner)?;
+        }
+    }
+    Ok(())
 }
 
 /// One interaction by id.

@@ -214,3 +214,12 @@ pub fn deactivate_subscription(conn: &mut DbConn, id: &str, now_ms: i64) -> Quer
         .execute(conn)
         .map(|n| n == 1)
 }
+
+/// How many messages are waiting or dead, per channel and status (delivered ones are history, not load).
+pub fn counts_by_status(conn: &mut DbConn) -> QueryResult<Vec<(String, String, i64)>> {
+    messages::table
+        .filter(messages::status.ne("delivered"))
+        .group_by((messages::channel, messages::status))
+        .select((messages::channel, messages::status, diesel::dsl::count_star()))
+        .load(conn)
+}

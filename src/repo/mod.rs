@@ -8,6 +8,7 @@ pub mod deliveries;
 pub mod idempotency;
 pub mod interactions;
 pub mod messages;
+pub mod metrics;
 pub mod promises;
 pub mod prompts;
 pub mod service_state;

@@ -66,6 +66,12 @@ pub struct Promise {
     pub created_at: i64,
     /// Updated, ms.
     pub updated_at: i64,
+    /// Who answers for the current due time: the owner, frozen once the due time has passed.
+    pub accountable_agent_id: String,
+    /// The customer's team when the promise was made.
+    pub team_id: Option<String>,
+    /// The passed due time an agent moved (what follows is late from then), ms.
+    pub late_since: Option<i64>,
 }
 
 /// A ledger event row.
@@ -148,6 +154,8 @@ pub fn replace_if_version(conn: &mut DbConn, promise: &Promise, expected_version
             promises::resolution_note.eq(&promise.resolution_note),
             promises::customer_requested.eq(promise.customer_requested),
             promises::reschedule_count.eq(promise.reschedule_count),
+            promises::accountable_agent_id.eq(&promise.accountable_agent_id),
+            promises::late_since.eq(promise.late_since),
             promises::version.eq(promise.version),
             promises::updated_at.eq(promise.updated_at),
         ))

@@ -357,7 +357,6 @@ impl Scheduler {
         now: DateTime<Utc>,
     ) -> Result<String, AppError> {
         let now_ms = now.timestamp_millis();
-        let read_version = promise.version;
         let occurrence = crate::routes::api::instant(promise.due_at);
         let mut changed = promise.clone();
         if promise.kind == PromiseKind::Update.as_str() {
@@ -368,15 +367,16 @@ impl Scheduler {
                     changed.due_at = next.resolved.instant.timestamp_millis();
                     changed.due_local = next.resolved.local.format("%Y-%m-%dT%H:%M:%S").to_string();
                     changed.due_offset_seconds = next.resolved.offset_seconds;
+                    changed.late_since = None;
                 }
                 None => changed.status = PromiseStatus::Missed.as_str().into(),
             }
-            ledger::save(conn, &mut changed, read_version, now_ms, None, vec![(EventKind::Missed, data)])?;
+            ledger::save(conn, &promise, &mut changed, now_ms, None, vec![(EventKind::Missed, data)])?;
             outbox::schedule(conn, &changed, &self.tolerances, now_ms)?;
         } else {
             changed.status = PromiseStatus::Missed.as_str().into();
             let data = json!({ "occurrence": occurrence, "grace_seconds": promise.grace_seconds });
-            ledger::save(conn, &mut changed, read_version, now_ms, None, vec![(EventKind::Missed, data)])?;
+            ledger::save(conn, &promise, &mut changed, now_ms, None, vec![(EventKind::Missed, data)])?;
         }
         events::emit(conn, "promise.missed", promise_event_data(&changed, customer, &self.views), now)?;
         Ok("missed".into())
@@ -391,14 +391,13 @@ impl Scheduler {
         now: DateTime<Utc>,
     ) -> Result<String, AppError> {
         let now_ms = now.timestamp_millis();
-        let read_version = promise.version;
         let mut changed = promise.clone();
         changed.status = PromiseStatus::Broken.as_str().into();
         let reason = if promise.kind == PromiseKind::Deadline.as_str() { "deadline_passed" } else { "never_attempted" };
         ledger::save(
             conn,
+            &promise,
             &mut changed,
-            read_version,
             now_ms,
             None,
             vec![(EventKind::Broken, json!({ "reason": reason }))],

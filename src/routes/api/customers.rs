@@ -745,6 +745,7 @@ pub async fn create_interaction(
     idempotent_write(&state, &caller, &req, &body.raw, StatusCode::CREATED, move |conn| {
         let customer = visible_customer(conn, &who, &customer_id)?;
         let now_ms = now.timestamp_millis();
+        let (owner_agent_id, team_id, local_date) = interactions::stamp(&customer, occurred_at.timestamp_millis());
         let interaction = Interaction {
             id: new_id("int"),
             customer_id: customer.id.clone(),
@@ -757,6 +758,9 @@ pub async fn create_interaction(
             promise_id: promise_id.clone(),
             created_at: now_ms,
             updated_at: now_ms,
+            owner_agent_id,
+            team_id,
+            local_date,
         };
         let mut warnings = Vec::new();
         let mut promise_after = None;
@@ -848,9 +852,9 @@ fn keep_by_attempt(
     by_stand_in: bool,
     now_ms: i64,
 ) -> Result<crate::repo::promises::Promise, AppError> {
-    let read_version = promise.version;
     let mut changed = promise.clone();
     let occurrence = instant(promise.due_at);
+    let timeliness = crate::domain::promise::after_late_reschedule(timeliness, promise.late_since.is_some());
     let next = if kind == PromiseKind::Update {
         outbox::next_occurrence(&promise, from_ms(promise.due_at.max(interaction.occurred_at)))?
     } else {
@@ -858,7 +862,7 @@ fn keep_by_attempt(
     };
     let data = json!({
         "timeliness": timeliness.as_str(), "kept_at": instant(interaction.occurred_at),
-        "evidence_interaction_id": interaction.id, "by_stand_in": by_stand_in,
+        "kept_at_ms": interaction.occurred_at, "evidence_interaction_id": interaction.id, "by_stand_in": by_stand_in,
         "occurrence": occurrence, "final": next.is_none(),
     });
     if let Some(next) = next {
@@ -866,12 +870,13 @@ fn keep_by_attempt(
         changed.due_local = next.resolved.local.format("%Y-%m-%dT%H:%M:%S").to_string();
         changed.due_offset_seconds = next.resolved.offset_seconds;
         changed.status = PromiseStatus::Open.as_str().into();
+        changed.late_since = None;
     } else {
         changed.status = PromiseStatus::Kept.as_str().into();
         changed.kept_at = Some(interaction.occurred_at);
         changed.kept_on_time = Some(timeliness == Timeliness::OnTime);
         changed.resolution_interaction_id = Some(interaction.id.clone());
     }
-    ledger::save(conn, &mut changed, read_version, now_ms, Some(actor), vec![(EventKind::Kept, data)])?;
+    ledger::save(conn, &promise, &mut changed, now_ms, Some(actor), vec![(EventKind::Kept, data)])?;
     Ok(changed)
 }

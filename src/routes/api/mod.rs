@@ -4,6 +4,7 @@
 pub mod agents;
 pub mod calendar;
 pub mod customers;
+pub mod metrics;
 pub mod openapi;
 pub mod promises;
 pub mod prompts;
@@ -37,7 +38,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(calendar::configure)
             .configure(webhooks::configure)
             .configure(customers::configure)
-            .configure(promises::configure),
+            .configure(promises::configure)
+            .configure(metrics::configure),
     );
 }
 

@@ -4,7 +4,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{agents, calendar, customers, promises, prompts, teams, webhooks};
+use super::{agents, calendar, customers, metrics, promises, prompts, teams, webhooks};
 use crate::domain::due::Warning;
 use crate::error::{FieldError, Problem};
 
@@ -32,12 +32,13 @@ impl Modify for BearerAuth {
         prompts::list, prompts::acknowledge, prompts::stream_prompts,
         webhooks::create, webhooks::list, webhooks::delete, webhooks::deliveries, webhooks::redeliver,
         calendar::create_token, calendar::revoke, calendar::feed,
-        crate::routes::ops::healthz, crate::routes::ops::readyz,
+        metrics::promises,
+        crate::routes::ops::healthz, crate::routes::ops::readyz, crate::routes::ops::prometheus,
     ),
     components(schemas(Problem, FieldError, Warning)),
     modifiers(&BearerAuth),
     tags((name = "teams"), (name = "agents"), (name = "customers"), (name = "promises"), (name = "prompts"), (name = "webhooks"),
-        (name = "calendar"), (name = "operations"))
+        (name = "calendar"), (name = "metrics"), (name = "operations"))
 )]
 pub struct ApiDoc;
 

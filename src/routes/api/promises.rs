@@ -534,6 +534,9 @@ pub async fn create(
             version: 1,
             created_at: now_ms,
             updated_at: now_ms,
+            accountable_agent_id: owner.id.clone(),
+            team_id: customer.team_id.clone(),
+            late_since: None,
         };
         promises::insert(conn, &promise)?;
         ledger::append(
@@ -721,7 +724,6 @@ pub async fn reschedule(
         let kind = promise.kind.parse::<PromiseKind>().map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
         let plan = plan_for(conn, &input, kind, &customer, &owner, now)?;
         let late = reschedule_counts_as_late(initiated_by, from_ms(promise.due_at), now);
-        let read_version = promise.version;
         let mut changed = promise.clone();
         changed.due_local = plan.due_local.format("%Y-%m-%dT%H:%M:%S").to_string();
         changed.time_zone = plan.zone.name().into();
@@ -731,6 +733,12 @@ pub async fn reschedule(
         changed.status = PromiseStatus::Open.as_str().into();
         changed.customer_requested = input.customer_requested;
         changed.reschedule_count += 1;
+        // Once the agent let a due time pass, the promise stays late until the customer agrees a new time.
+        changed.late_since = match (late, initiated_by) {
+            (true, _) => Some(promise.late_since.unwrap_or(promise.due_at)),
+            (false, Initiator::Customer) => None,
+            (false, Initiator::Agent) => promise.late_since,
+        };
         let data = json!({
             "from": { "due_at": instant(promise.due_at), "due_local": promise.due_local, "time_zone": promise.time_zone },
             "to": { "due_at": instant(changed.due_at), "due_local": changed.due_local, "time_zone": changed.time_zone },
@@ -738,7 +746,7 @@ pub async fn reschedule(
             "after_due": now.timestamp_millis() > promise.due_at, "counts_as_late": late,
             "warnings": plan.warnings,
         });
-        ledger::save(conn, &mut changed, read_version, now.timestamp_millis(), Some(&who.agent_id), vec![(EventKind::Rescheduled, data)])?;
+        ledger::save(conn, &promise, &mut changed, now.timestamp_millis(), Some(&who.agent_id), vec![(EventKind::Rescheduled, data)])?;
         outbox::schedule(conn, &changed, &tolerances, now.timestamp_millis())?;
         events::emit(conn, "promise.rescheduled", promise_event_data(&changed, &customer, &views), now)?;
         to_json(promise_out(changed, plan.warnings))
@@ -793,22 +801,24 @@ pub async fn keep(
             }
             None => now,
         };
-        let timeliness = judge_keep(from_ms(promise.due_at), judging_of(&promise, &tolerances), kept_at);
-        let read_version = promise.version;
-        let mut changed = promise;
+        let timeliness = crate::domain::promise::after_late_reschedule(
+            judge_keep(from_ms(promise.due_at), judging_of(&promise, &tolerances), kept_at),
+            promise.late_since.is_some(),
+        );
+        let mut changed = promise.clone();
         changed.status = PromiseStatus::Kept.as_str().into();
         changed.kept_at = Some(kept_at.timestamp_millis());
         changed.kept_on_time = Some(timeliness == crate::domain::promise::Timeliness::OnTime);
         changed.resolution_interaction_id = interaction_id.clone();
         changed.resolution_note = note.clone();
         let data = json!({
-            "timeliness": timeliness.as_str(), "kept_at": instant_of(kept_at),
+            "timeliness": timeliness.as_str(), "kept_at": instant_of(kept_at), "kept_at_ms": kept_at.timestamp_millis(),
             "evidence_interaction_id": interaction_id, "note": note, "final": true,
         });
         ledger::save(
             conn,
+            &promise,
             &mut changed,
-            read_version,
             now.timestamp_millis(),
             Some(&who.agent_id),
             vec![(EventKind::Kept, data)],
@@ -850,8 +860,7 @@ pub async fn cancel(
         transition_check(&promise, Action::Cancel)?;
         version_check(&promise, expected)?;
         let status = status_after_cancel(initiated_by);
-        let read_version = promise.version;
-        let mut changed = promise;
+        let mut changed = promise.clone();
         changed.status = status.as_str().into();
         changed.resolution_note = Some(reason.clone());
         let mut entries =
@@ -859,7 +868,7 @@ pub async fn cancel(
         if status == PromiseStatus::Broken {
             entries.push((EventKind::Broken, json!({ "reason": "cancelled_without_customer_agreement" })));
         }
-        ledger::save(conn, &mut changed, read_version, now.timestamp_millis(), Some(&who.agent_id), entries)?;
+        ledger::save(conn, &promise, &mut changed, now.timestamp_millis(), Some(&who.agent_id), entries)?;
         outbox::retire(conn, &changed.id)?;
         if status == PromiseStatus::Broken {
             events::emit(conn, "promise.broken", promise_event_data(&changed, &customer, &views), now)?;
@@ -906,15 +915,14 @@ pub async fn handover(
         if target.team_id != customer.team_id && !who.is_admin() {
             return Err(AppError::invalid("to_agent_id", "other_team", "hand-overs stay within the customer's team"));
         }
-        let read_version = promise.version;
         let from = promise.owner_agent_id.clone();
-        let mut changed = promise;
+        let mut changed = promise.clone();
         changed.owner_agent_id = target.id.clone();
         let data = json!({ "from": from, "to": target.id, "note": note });
         ledger::save(
             conn,
+            &promise,
             &mut changed,
-            read_version,
             now.timestamp_millis(),
             Some(&who.agent_id),
             vec![(EventKind::HandedOver, data)],
