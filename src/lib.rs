@@ -19,3 +19,4 @@ pub mod startup;
 pub mod telemetry;
 pub mod tzdata;
 pub mod views;
+pub mod web;

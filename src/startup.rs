@@ -117,6 +117,10 @@ impl Application {
             public_url: settings.server.public_url.trim_end_matches('/').to_string(),
             http_metrics: Arc::new(crate::prometheus::HttpMetrics::default()),
         });
+        let web_state = web::Data::new(crate::web::WebState {
+            pages: crate::web::Pages::new()?,
+            limiter: crate::web::LoginLimiter::default(),
+        });
         let limit = settings.server.body_limit_bytes;
         let workers = settings.server.workers;
         let mut server = HttpServer::new(move || {
@@ -149,6 +153,7 @@ impl Application {
                 })
                 .wrap(TracingLogger::default())
                 .app_data(state.clone())
+                .app_data(web_state.clone())
                 .app_data(BodyLimit(limit))
                 .app_data(web::QueryConfig::default().error_handler(routes::api::query_error))
                 .app_data(
@@ -156,6 +161,7 @@ impl Application {
                 )
                 .configure(routes::ops::configure)
                 .configure(routes::api::configure)
+                .configure(crate::web::configure)
                 .default_service(web::to(not_found))
         })
         .listen(listener)?;

@@ -261,6 +261,7 @@ diesel::joinable!(promises -> customers (customer_id));
 diesel::joinable!(promise_events -> promises (promise_id));
 diesel::joinable!(deliveries -> promises (promise_id));
 diesel::joinable!(api_tokens -> agents (agent_id));
+diesel::joinable!(web_sessions -> agents (agent_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     teams,
@@ -278,6 +279,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_subscriptions,
     messages,
     calendar_tokens,
+    web_sessions,
 );
 
 diesel::table! {
@@ -319,5 +321,16 @@ diesel::table! {
         agent_id -> Text,
         outbound -> BigInt,
         by_owner -> BigInt,
+    }
+}
+
+diesel::table! {
+    web_sessions (token_hash) {
+        token_hash -> Text,
+        agent_id -> Text,
+        csrf_token -> Text,
+        expires_at -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
     }
 }

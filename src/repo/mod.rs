@@ -12,5 +12,6 @@ pub mod metrics;
 pub mod promises;
 pub mod prompts;
 pub mod service_state;
+pub mod sessions;
 pub mod teams;
 pub mod tokens;

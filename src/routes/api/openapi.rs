@@ -27,7 +27,7 @@ impl Modify for BearerAuth {
         agents::agenda, agents::create_token,
         customers::create, customers::list, customers::show, customers::update, customers::brief,
         customers::timeline, customers::create_interaction,
-        promises::create, promises::list, promises::show, promises::reschedule, promises::keep, promises::cancel,
+        promises::create, promises::preview, promises::list, promises::show, promises::reschedule, promises::keep, promises::cancel,
         promises::handover,
         prompts::list, prompts::acknowledge, prompts::stream_prompts,
         webhooks::create, webhooks::list, webhooks::delete, webhooks::deliveries, webhooks::redeliver,

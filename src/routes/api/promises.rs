@@ -36,7 +36,8 @@ use crate::startup::AppState;
 
 /// Routes of this resource.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/promises", web::post().to(create))
+    cfg.route("/promises/preview", web::post().to(preview))
+        .route("/promises", web::post().to(create))
         .route("/promises", web::get().to(list))
         .route("/promises/{id}", web::get().to(show))
         .route("/promises/{id}/reschedule", web::post().to(reschedule))
@@ -946,4 +947,97 @@ fn if_match(req: &HttpRequest) -> Result<Option<i32>, AppError> {
             .map(Some)
             .ok_or_else(|| AppError::malformed("If-Match", "If-Match must carry the promise version, e.g. \"3\"")),
     }
+}
+
+/// Body of `POST /promises/preview`: the due-time fields of a new promise.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewBody {
+    /// The customer.
+    pub customer_id: String,
+    /// callback, deadline or update (default callback).
+    pub kind: Option<String>,
+    /// Customer wall-clock due time.
+    pub due_local: Option<String>,
+    /// IANA zone (default: the customer's).
+    pub time_zone: Option<String>,
+    /// compatible | earlier | later | reject.
+    pub disambiguation: Option<String>,
+    /// `P15D`: this many days from now.
+    pub within: Option<String>,
+    /// This many business days from now.
+    pub within_business_days: Option<u32>,
+    /// The customer asked for this time.
+    pub customer_requested: Option<bool>,
+    /// The owner (default: the caller).
+    pub owner_agent_id: Option<String>,
+}
+
+/// What a due time would resolve to, before anything is saved.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PreviewOut {
+    /// The UTC instant.
+    pub due_at: String,
+    /// The customer's wall-clock time after any DST adjustment.
+    pub due_local: String,
+    /// The customer's zone.
+    pub time_zone: String,
+    /// `2026-03-29 03:30 Europe/Madrid`.
+    pub customer_local: String,
+    /// The same instant in the owner's zone.
+    pub owner_local: String,
+    /// What the agent should know before saving (DST adjustment, owner off shift or absent...).
+    pub warnings: Vec<Warning>,
+}
+
+/// Resolves a due time as `POST /promises` would and answers the result and its warnings without saving
+/// anything; refusals are the same 422 answers. The web form calls it while the agent types.
+#[utoipa::path(post, path = "/api/v1/promises/preview", tag = "promises", request_body = PreviewBody,
+    responses((status = 200, body = PreviewOut), (status = 401, body = Problem), (status = 404, body = Problem),
+        (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn preview(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: Body<PreviewBody>,
+) -> Result<HttpResponse, AppError> {
+    let b = body.value;
+    let mut checks = Checks::default();
+    let kind = match &b.kind {
+        Some(k) => checks.vocab::<PromiseKind>("kind", k),
+        None => Some(PromiseKind::Callback),
+    };
+    checks.finish()?;
+    let kind = kind.unwrap_or(PromiseKind::Callback);
+    let input = DueInput {
+        due_local: b.due_local,
+        time_zone: b.time_zone,
+        disambiguation: b.disambiguation,
+        within: b.within,
+        within_business_days: b.within_business_days,
+        customer_requested: b.customer_requested.unwrap_or(false),
+    };
+    let owner_id = b.owner_agent_id.unwrap_or_else(|| caller.agent_id.clone());
+    let customer_id = b.customer_id;
+    let now = state.clock.now();
+    let out = state
+        .db
+        .read(move |conn| {
+            let customer = visible_customer(conn, &caller, &customer_id)?;
+            let owner = agents::find(conn, &owner_id)?.filter(|a| a.active).ok_or_else(|| {
+                AppError::invalid("owner_agent_id", "unknown_agent", format!("agent `{owner_id}` does not exist"))
+            })?;
+            let plan = plan_for(conn, &input, kind, &customer, &owner, now)?;
+            let owner_zone = parse_zone(&owner.time_zone).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+            Ok(PreviewOut {
+                due_at: instant_of(plan.due_at),
+                due_local: plan.due_local.format("%Y-%m-%dT%H:%M:%S").to_string(),
+                time_zone: plan.zone.name().into(),
+                customer_local: describe_local(plan.due_at, plan.zone),
+                owner_local: describe_local(plan.due_at, owner_zone),
+                warnings: plan.warnings,
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(out))
 }
