@@ -76,6 +76,16 @@ enum AdminCommand {
         #[arg(long, default_value = "Europe/Madrid")]
         time_zone: String,
     },
+    /// Set an agent's password for the web pages.
+    Password {
+        /// The agent's login email.
+        #[arg(long)]
+        email: String,
+        /// The new password (at least 10 characters); read from TENDERO_PASSWORD when omitted, so it need not
+        /// appear in the shell history.
+        #[arg(long, env = "TENDERO_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -142,6 +152,29 @@ fn main() -> anyhow::Result<()> {
             let token = demo::create_admin(&db, &settings, &email, &name, &time_zone, hash)?;
             println!("admin {email} created; API token:");
             println!("{token}");
+            Ok(())
+        }
+        Command::Admin { command: AdminCommand::Password { email, password } } => {
+            if password.chars().count() < 10 {
+                anyhow::bail!("the password needs at least 10 characters");
+            }
+            let db = open_database(&settings)?;
+            let hash = auth::hash_password(&password)?;
+            let now = Clock::system().now().timestamp_millis();
+            let email = email.trim().to_lowercase();
+            let found = db.write_blocking(|conn| {
+                let Some(agent) = tendero::repo::agents::find_by_email(conn, &email)? else { return Ok(false) };
+                let changes = tendero::repo::agents::AgentChanges {
+                    password_hash: Some(Some(hash.clone())),
+                    updated_at: now,
+                    ..Default::default()
+                };
+                Ok(tendero::repo::agents::update(conn, &agent.id, &changes)?)
+            })?;
+            if !found {
+                anyhow::bail!("no agent has the email {email}");
+            }
+            println!("password of {email} set");
             Ok(())
         }
         Command::Token { command: TokenCommand::Create { agent, name } } => {

@@ -51,6 +51,9 @@
     source.addEventListener("prompt", function (e) { toast(JSON.parse(e.data)); });
     source.addEventListener("resync", function () { if (document.body.dataset.page === "agenda") location.reload(); });
     window.tenderoStream = source;
+    // Close the stream when the page goes away: browsers allow few connections per host, and a stream left
+    // open by each visited page would starve the next page's requests.
+    window.addEventListener("pagehide", function () { source.close(); });
   }
 
   function notifications() {
