@@ -83,6 +83,10 @@ impl Application {
                 "time-zone rules changed; due times re-derived"
             );
         }
+        let now_ms = clock.now().timestamp_millis();
+        if db.write_blocking(|conn| Ok(crate::repo::metrics::ensure_current(conn, now_ms)?))? {
+            tracing::info!("metric rollups rebuilt from the promises and the ledger");
+        }
         let views = Arc::new(Views::new(match settings.templates.dir.trim() {
             "" => None,
             dir => Some(std::path::Path::new(dir)),

@@ -556,3 +556,17 @@ pub fn totals_by_team_kind(conn: &mut DbConn) -> QueryResult<Vec<(String, String
         .map(|(k, t)| (k.team_id.unwrap_or_default(), k.kind.unwrap_or_default(), t.counts))
         .collect())
 }
+
+/// The version of the rollup definitions the stored rollups were built with; a database written before the
+/// rollups existed (or with other definitions) is rebuilt once at start.
+const ROLLUPS_VERSION: &str = "1";
+
+/// Rebuilds the rollups at start when they were built with other definitions, or never. Returns whether it did.
+pub fn ensure_current(conn: &mut DbConn, now_ms: i64) -> QueryResult<bool> {
+    if crate::repo::service_state::get(conn, "metric_rollups")?.as_deref() == Some(ROLLUPS_VERSION) {
+        return Ok(false);
+    }
+    rebuild(conn)?;
+    crate::repo::service_state::set(conn, "metric_rollups", ROLLUPS_VERSION, now_ms)?;
+    Ok(true)
+}
