@@ -52,6 +52,18 @@ async fn every_endpoint_against_every_role() {
         },
         Case { method: Method::GET, path: "/api/v1/teams", body: none, expect: [200, 200, 200, 200, 200, 401] },
         Case {
+            method: Method::GET,
+            path: "/api/v1/metrics/promises",
+            body: none,
+            expect: [200, 200, 200, 200, 200, 401],
+        },
+        Case {
+            method: Method::GET,
+            path: "/api/v1/metrics/promises?agent={marta}",
+            body: none,
+            expect: [200, 200, 200, 403, 403, 401],
+        },
+        Case {
             method: Method::POST,
             path: "/api/v1/agents",
             body: |r| Some(json!({ "name": r, "email": format!("{r}@new.test"), "time_zone": "Europe/Madrid" })),
@@ -224,6 +236,9 @@ async fn every_endpoint_against_every_role() {
     for case in &cases {
         let path = case
             .path
+            .split('?')
+            .next()
+            .unwrap_or_default()
             .replace("{marta}", "{id}")
             .replace("{customer}", "{id}")
             .replace("{promise}", "{id}")
