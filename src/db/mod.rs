@@ -17,10 +17,32 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use crate::error::AppError;
 
 /// A connection to whichever backend the database URL names.
+#[cfg(feature = "postgres")]
 #[derive(diesel::MultiConnection)]
 pub enum DbConn {
     /// The embedded default: one file, WAL, durable commits.
     Sqlite(diesel::SqliteConnection),
+    /// Several instances on one server.
+    Postgres(diesel::PgConnection),
+}
+
+/// A connection to whichever backend the database URL names (this build has SQLite only).
+#[cfg(not(feature = "postgres"))]
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    /// The embedded default: one file, WAL, durable commits.
+    Sqlite(diesel::SqliteConnection),
+}
+
+impl DbConn {
+    /// The backend of this connection.
+    pub fn backend(&self) -> Backend {
+        match self {
+            DbConn::Sqlite(_) => Backend::Sqlite,
+            #[cfg(feature = "postgres")]
+            DbConn::Postgres(_) => Backend::Postgres,
+        }
+    }
 }
 
 /// Which backend a URL selects.
@@ -28,9 +50,23 @@ pub enum DbConn {
 pub enum Backend {
     /// `sqlite://path/to/file.db`.
     Sqlite,
+    /// `postgres://user@host/db`.
+    Postgres,
+}
+
+impl Backend {
+    /// The bind marker of parameter `n` (1-based) in hand-written SQL: `?` for SQLite, `$n` for PostgreSQL.
+    pub fn marker(self, n: usize) -> String {
+        match self {
+            Backend::Sqlite => "?".to_string(),
+            Backend::Postgres => format!("${n}"),
+        }
+    }
 }
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+#[cfg(feature = "postgres")]
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
 /// A parsed database URL.
 #[derive(Clone, Debug)]
@@ -55,9 +91,14 @@ impl DatabaseUrl {
             return Err("database.url: an in-memory SQLite database is not supported; use sqlite://PATH".into());
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Err("database.url: PostgreSQL support is not built into this binary yet; use sqlite://PATH".into());
+            if cfg!(feature = "postgres") {
+                return Ok(Self { backend: Backend::Postgres, target: url.to_string() });
+            }
+            return Err(
+                "database.url: this binary was built without PostgreSQL; build with `--features postgres`".into()
+            );
         }
-        Err(format!("database.url `{url}` has an unknown scheme; expected sqlite://PATH"))
+        Err(format!("database.url `{url}` has an unknown scheme; expected sqlite://PATH or postgres://..."))
     }
 }
 
@@ -124,6 +165,19 @@ impl Db {
                 let read = build(options.max_connections.max(1))?;
                 Ok(Self { read, write, backend: Backend::Sqlite })
             }
+            Backend::Postgres => {
+                // PostgreSQL takes concurrent writers: row locks, `version` checks and SKIP LOCKED claims keep
+                // them apart, so writes get a pool of their own rather than a single connection.
+                let build = |size: u32| {
+                    Pool::builder()
+                        .max_size(size)
+                        .connection_timeout(Duration::from_secs(30))
+                        .build(ConnectionManager::<DbConn>::new(parsed.target.clone()))
+                };
+                let write = build(options.max_connections.clamp(2, 16))?;
+                let read = build(options.max_connections.max(1))?;
+                Ok(Self { read, write, backend: Backend::Postgres })
+            }
         }
     }
 
@@ -142,6 +196,17 @@ impl Db {
                 .iter()
                 .map(|m| m.to_string())
                 .collect(),
+            #[cfg(feature = "postgres")]
+            DbConn::Postgres(c) => {
+                // Several instances may start at once: an advisory lock lets one migrate while the others wait.
+                c.batch_execute("SELECT pg_advisory_lock(7256385)")?;
+                let result = c
+                    .run_pending_migrations(POSTGRES_MIGRATIONS)
+                    .map(|done| done.iter().map(|m| m.to_string()).collect::<Vec<_>>())
+                    .map_err(|e| anyhow::anyhow!("migration failed: {e}"));
+                c.batch_execute("SELECT pg_advisory_unlock(7256385)")?;
+                result?
+            }
         };
         Ok(applied)
     }
@@ -193,13 +258,15 @@ fn get(pool: &DbPool) -> Result<PooledConnection<ConnectionManager<DbConn>>, App
 }
 
 /// `BEGIN IMMEDIATE` on SQLite takes the write lock up front, so a transaction that reads and then writes cannot
-/// fail half-way with SQLITE_BUSY when another process wrote in between.
+/// fail half-way with SQLITE_BUSY when another process wrote in between. On PostgreSQL a plain transaction (read
+/// committed) is enough: every change is guarded by a row's `version` or a row lock.
 fn in_write_transaction<T>(
     conn: &mut DbConn,
     f: impl FnOnce(&mut DbConn) -> Result<T, AppError>,
 ) -> Result<T, AppError> {
-    let begin = match conn {
-        DbConn::Sqlite(_) => "BEGIN IMMEDIATE",
+    let begin = match conn.backend() {
+        Backend::Sqlite => "BEGIN IMMEDIATE",
+        Backend::Postgres => "BEGIN",
     };
     conn.batch_execute(begin)?;
     match catch_unwind(AssertUnwindSafe(|| f(conn))) {
@@ -248,5 +315,9 @@ pub fn establish(url: &str) -> anyhow::Result<DbConn> {
     let parsed = DatabaseUrl::parse(url).map_err(anyhow::Error::msg)?;
     Ok(match parsed.backend {
         Backend::Sqlite => DbConn::Sqlite(diesel::SqliteConnection::establish(&parsed.target)?),
+        #[cfg(feature = "postgres")]
+        Backend::Postgres => DbConn::Postgres(diesel::PgConnection::establish(&parsed.target)?),
+        #[cfg(not(feature = "postgres"))]
+        Backend::Postgres => anyhow::bail!("this binary was built without PostgreSQL"),
     })
 }

@@ -112,16 +112,22 @@ pub fn list(
         query = query.filter(customers::id.gt(after));
     }
     if let Some(text) = search {
-        let pattern = format!("%{}%", text.replace(['%', '_'], ""));
+        // Lower-cased on both sides: SQLite's LIKE ignores ASCII case, PostgreSQL's does not.
+        let pattern = format!("%{}%", text.replace(['%', '_'], "").to_lowercase());
         query = query.filter(
-            customers::name
+            lower(customers::name.nullable())
                 .like(pattern.clone())
-                .or(customers::phone.like(pattern.clone()))
-                .or(customers::email.like(pattern.clone()))
-                .or(customers::external_ref.like(pattern)),
+                .or(lower(customers::phone).like(pattern.clone()))
+                .or(lower(customers::email).like(pattern.clone()))
+                .or(lower(customers::external_ref).like(pattern)),
         );
     }
     query.load(conn)
+}
+
+diesel::define_sql_function! {
+    /// SQL `lower(text)`.
+    fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
 }
 
 /// Several customers by id (for lists that show the customer beside each promise without one query each).

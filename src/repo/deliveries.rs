@@ -90,15 +90,22 @@ pub fn claim_due(
     lease_until_ms: i64,
     limit: i64,
 ) -> QueryResult<Vec<Delivery>> {
-    let due = deliveries::table
-        .filter(deliveries::status.eq("pending"))
-        .filter(deliveries::next_attempt_at.le(now_ms))
-        .filter(deliveries::claimed_until.is_null().or(deliveries::claimed_until.lt(now_ms)))
-        // At equal instants "due" sorts before "overdue" (a deadline's grace can be zero): prompt, then judge.
-        .order((deliveries::next_attempt_at.asc(), deliveries::purpose.asc()))
-        .limit(limit)
-        .select(deliveries::id)
-        .load::<String>(conn)?;
+    let due_rows = || {
+        deliveries::table
+            .filter(deliveries::status.eq("pending"))
+            .filter(deliveries::next_attempt_at.le(now_ms))
+            .filter(deliveries::claimed_until.is_null().or(deliveries::claimed_until.lt(now_ms)))
+            // At equal instants "due" sorts before "overdue" (a deadline's grace can be zero): prompt, then judge.
+            .order((deliveries::next_attempt_at.asc(), deliveries::purpose.asc()))
+            .limit(limit)
+            .select(deliveries::id)
+    };
+    let due: Vec<String> = match conn {
+        // Several instances claim at once: each skips the rows another holds instead of waiting for them.
+        #[cfg(feature = "postgres")]
+        DbConn::Postgres(pg) => due_rows().for_update().skip_locked().load(pg)?,
+        _ => due_rows().load(conn)?,
+    };
     if due.is_empty() {
         return Ok(Vec::new());
     }

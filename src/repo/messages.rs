@@ -92,14 +92,21 @@ pub fn claim_due(
     lease_until_ms: i64,
     limit: i64,
 ) -> QueryResult<Vec<Message>> {
-    let due = messages::table
-        .filter(messages::status.eq("pending"))
-        .filter(messages::next_attempt_at.le(now_ms))
-        .filter(messages::claimed_until.is_null().or(messages::claimed_until.lt(now_ms)))
-        .order(messages::next_attempt_at.asc())
-        .limit(limit)
-        .select(messages::id)
-        .load::<String>(conn)?;
+    let due_rows = || {
+        messages::table
+            .filter(messages::status.eq("pending"))
+            .filter(messages::next_attempt_at.le(now_ms))
+            .filter(messages::claimed_until.is_null().or(messages::claimed_until.lt(now_ms)))
+            .order(messages::next_attempt_at.asc())
+            .limit(limit)
+            .select(messages::id)
+    };
+    let due: Vec<String> = match conn {
+        // Several instances claim at once: each skips the rows another holds instead of waiting for them.
+        #[cfg(feature = "postgres")]
+        DbConn::Postgres(pg) => due_rows().for_update().skip_locked().load(pg)?,
+        _ => due_rows().load(conn)?,
+    };
     if due.is_empty() {
         return Ok(Vec::new());
     }

@@ -26,108 +26,96 @@ pub fn facts(p: &Promise) -> Facts<'_> {
     }
 }
 
-/// Adds deltas to the rollups (an update of the existing row, or an insert of a new one).
+/// Adds deltas to the rollups: one upsert per row (`INSERT ... ON CONFLICT DO UPDATE`, on both backends), so
+/// concurrent writers on PostgreSQL add to the same row instead of racing to create it.
 pub fn apply(conn: &mut DbConn, deltas: &[Delta]) -> QueryResult<()> {
+    use diesel::sql_types::{BigInt, Integer, Text};
+    let b = conn.backend();
+    let m: Vec<String> = (1..=14).map(|n| b.marker(n)).collect();
     for d in deltas {
         let k = &d.key;
         if !d.counts.is_zero() {
             let c = d.counts;
-            let target = metric_days::table
-                .filter(metric_days::day.eq(k.day))
-                .filter(metric_days::team_id.eq(&k.team_id))
-                .filter(metric_days::agent_id.eq(&k.agent_id))
-                .filter(metric_days::kind.eq(&k.kind));
-            let updated = diesel::update(target)
-                .set((
-                    metric_days::pending.eq(metric_days::pending + c.pending),
-                    metric_days::missed_open.eq(metric_days::missed_open + c.missed_open),
-                    metric_days::kept_on_time.eq(metric_days::kept_on_time + c.kept_on_time),
-                    metric_days::kept_late.eq(metric_days::kept_late + c.kept_late),
-                    metric_days::broken.eq(metric_days::broken + c.broken),
-                    metric_days::cancelled.eq(metric_days::cancelled + c.cancelled),
-                    metric_days::renegotiated_by_customer
-                        .eq(metric_days::renegotiated_by_customer + c.renegotiated_by_customer),
-                    metric_days::renegotiated_by_agent.eq(metric_days::renegotiated_by_agent + c.renegotiated_by_agent),
-                    metric_days::handovers.eq(metric_days::handovers + c.handovers),
-                ))
+            let sql = format!(
+                "INSERT INTO metric_days (day, week, team_id, agent_id, kind, pending, missed_open, kept_on_time, \
+                 kept_late, broken, cancelled, renegotiated_by_customer, renegotiated_by_agent, handovers) \
+                 VALUES ({}) ON CONFLICT (day, team_id, agent_id, kind) DO UPDATE SET \
+                 pending = metric_days.pending + excluded.pending, \
+                 missed_open = metric_days.missed_open + excluded.missed_open, \
+                 kept_on_time = metric_days.kept_on_time + excluded.kept_on_time, \
+                 kept_late = metric_days.kept_late + excluded.kept_late, \
+                 broken = metric_days.broken + excluded.broken, \
+                 cancelled = metric_days.cancelled + excluded.cancelled, \
+                 renegotiated_by_customer = metric_days.renegotiated_by_customer + excluded.renegotiated_by_customer, \
+                 renegotiated_by_agent = metric_days.renegotiated_by_agent + excluded.renegotiated_by_agent, \
+                 handovers = metric_days.handovers + excluded.handovers",
+                m.join(", ")
+            );
+            diesel::sql_query(sql)
+                .bind::<Integer, _>(k.day)
+                .bind::<Integer, _>(week_of(k.day))
+                .bind::<Text, _>(&k.team_id)
+                .bind::<Text, _>(&k.agent_id)
+                .bind::<Text, _>(&k.kind)
+                .bind::<BigInt, _>(c.pending)
+                .bind::<BigInt, _>(c.missed_open)
+                .bind::<BigInt, _>(c.kept_on_time)
+                .bind::<BigInt, _>(c.kept_late)
+                .bind::<BigInt, _>(c.broken)
+                .bind::<BigInt, _>(c.cancelled)
+                .bind::<BigInt, _>(c.renegotiated_by_customer)
+                .bind::<BigInt, _>(c.renegotiated_by_agent)
+                .bind::<BigInt, _>(c.handovers)
                 .execute(conn)?;
-            if updated == 0 {
-                insert_day(conn, k, &c)?;
-            }
         }
         if let Some((minutes, n)) = d.lateness {
-            let target = metric_lateness::table
-                .filter(metric_lateness::day.eq(k.day))
-                .filter(metric_lateness::team_id.eq(&k.team_id))
-                .filter(metric_lateness::agent_id.eq(&k.agent_id))
-                .filter(metric_lateness::kind.eq(&k.kind))
-                .filter(metric_lateness::minutes.eq(minutes));
-            let updated =
-                diesel::update(target).set(metric_lateness::count.eq(metric_lateness::count + n)).execute(conn)?;
-            if updated == 0 {
-                diesel::insert_into(metric_lateness::table)
-                    .values((
-                        metric_lateness::day.eq(k.day),
-                        metric_lateness::week.eq(week_of(k.day)),
-                        metric_lateness::team_id.eq(&k.team_id),
-                        metric_lateness::agent_id.eq(&k.agent_id),
-                        metric_lateness::kind.eq(&k.kind),
-                        metric_lateness::minutes.eq(minutes),
-                        metric_lateness::count.eq(n),
-                    ))
-                    .execute(conn)?;
-            }
+            let sql = format!(
+                "INSERT INTO metric_lateness (day, week, team_id, agent_id, kind, minutes, count) VALUES ({}) \
+                 ON CONFLICT (day, team_id, agent_id, kind, minutes) DO UPDATE SET \
+                 count = metric_lateness.count + excluded.count",
+                m[..7].join(", ")
+            );
+            diesel::sql_query(sql)
+                .bind::<Integer, _>(k.day)
+                .bind::<Integer, _>(week_of(k.day))
+                .bind::<Text, _>(&k.team_id)
+                .bind::<Text, _>(&k.agent_id)
+                .bind::<Text, _>(&k.kind)
+                .bind::<BigInt, _>(minutes)
+                .bind::<BigInt, _>(n)
+                .execute(conn)?;
         }
     }
     Ok(())
 }
 
-fn insert_day(conn: &mut DbConn, k: &Key, c: &Counts) -> QueryResult<usize> {
-    diesel::insert_into(metric_days::table)
-        .values((
-            metric_days::day.eq(k.day),
-            metric_days::week.eq(week_of(k.day)),
-            metric_days::team_id.eq(&k.team_id),
-            metric_days::agent_id.eq(&k.agent_id),
-            metric_days::kind.eq(&k.kind),
-            metric_days::pending.eq(c.pending),
-            metric_days::missed_open.eq(c.missed_open),
-            metric_days::kept_on_time.eq(c.kept_on_time),
-            metric_days::kept_late.eq(c.kept_late),
-            metric_days::broken.eq(c.broken),
-            metric_days::cancelled.eq(c.cancelled),
-            metric_days::renegotiated_by_customer.eq(c.renegotiated_by_customer),
-            metric_days::renegotiated_by_agent.eq(c.renegotiated_by_agent),
-            metric_days::handovers.eq(c.handovers),
-        ))
-        .execute(conn)
+fn insert_day(conn: &mut DbConn, k: &Key, c: &Counts) -> QueryResult<()> {
+    apply(conn, &[Delta { key: k.clone(), counts: *c, lateness: None }])
 }
 
 /// One outbound contact: counted for the customer's owner (and team) on the customer-local date.
 pub fn add_contact(conn: &mut DbConn, day: i32, team_id: &str, owner_id: &str, by_owner: bool) -> QueryResult<()> {
-    let by = i64::from(by_owner);
-    let target = metric_contacts::table
-        .filter(metric_contacts::day.eq(day))
-        .filter(metric_contacts::team_id.eq(team_id))
-        .filter(metric_contacts::agent_id.eq(owner_id));
-    let updated = diesel::update(target)
-        .set((
-            metric_contacts::outbound.eq(metric_contacts::outbound + 1),
-            metric_contacts::by_owner.eq(metric_contacts::by_owner + by),
-        ))
+    add_contacts(conn, day, team_id, owner_id, 1, i64::from(by_owner))
+}
+
+fn add_contacts(conn: &mut DbConn, day: i32, team: &str, owner: &str, outbound: i64, by: i64) -> QueryResult<()> {
+    use diesel::sql_types::{BigInt, Integer, Text};
+    let b = conn.backend();
+    let m: Vec<String> = (1..=6).map(|n| b.marker(n)).collect();
+    let sql = format!(
+        "INSERT INTO metric_contacts (day, week, team_id, agent_id, outbound, by_owner) VALUES ({}) \
+         ON CONFLICT (day, team_id, agent_id) DO UPDATE SET \
+         outbound = metric_contacts.outbound + excluded.outbound, by_owner = metric_contacts.by_owner + excluded.by_owner",
+        m.join(", ")
+    );
+    diesel::sql_query(sql)
+        .bind::<Integer, _>(day)
+        .bind::<Integer, _>(week_of(day))
+        .bind::<Text, _>(team)
+        .bind::<Text, _>(owner)
+        .bind::<BigInt, _>(outbound)
+        .bind::<BigInt, _>(by)
         .execute(conn)?;
-    if updated == 0 {
-        diesel::insert_into(metric_contacts::table)
-            .values((
-                metric_contacts::day.eq(day),
-                metric_contacts::week.eq(week_of(day)),
-                metric_contacts::team_id.eq(team_id),
-                metric_contacts::agent_id.eq(owner_id),
-                metric_contacts::outbound.eq(1),
-                metric_contacts::by_owner.eq(by),
-            ))
-            .execute(conn)?;
-    }
     Ok(())
 }
 
@@ -309,16 +297,7 @@ pub fn rebuild(conn: &mut DbConn) -> QueryResult<()> {
         .collect();
     apply(conn, &late)?;
     for ((day, team, agent), (o, b)) in fresh.contacts {
-        diesel::insert_into(metric_contacts::table)
-            .values((
-                metric_contacts::day.eq(day),
-                metric_contacts::week.eq(week_of(day)),
-                metric_contacts::team_id.eq(team),
-                metric_contacts::agent_id.eq(agent),
-                metric_contacts::outbound.eq(o),
-                metric_contacts::by_owner.eq(b),
-            ))
-            .execute(conn)?;
+        add_contacts(conn, day, &team, &agent, o, b)?;
     }
     Ok(())
 }
@@ -416,14 +395,8 @@ impl SumRow {
     }
 }
 
-/// The bind marker of parameter `n` (1-based) for the connection's backend.
 fn marker(conn: &DbConn, n: usize) -> String {
-    match conn {
-        DbConn::Sqlite(_) => {
-            let _ = n;
-            "?".to_string()
-        }
-    }
+    conn.backend().marker(n)
 }
 
 /// Runs one grouped query over a rollup table. `sums` are aggregate expressions (up to nine, padded with 0).

@@ -254,7 +254,9 @@ impl Scheduler {
             let away = absence.as_ref().map(|a| (a.stand_in_agent_id.as_deref(), a.note.as_str()));
             route(&owner.id, &owner.name, away, &managers)
         };
-        if let Some(note) = &routing.handover_note {
+        // One routing hand-over per occurrence in the ledger: lead reminders go to the same stand-in with the same
+        // note, but recording each would count one hand-over several times.
+        if let (Some(note), Purpose::Due) = (&routing.handover_note, purpose) {
             let data = json!({ "from": owner.id, "to": routing.recipients, "note": note, "routing": true,
                                "occurrence": crate::routes::api::instant(d.occurrence_at) });
             ledger::append(conn, promise, EventKind::HandedOver, None, now_ms, data)?;
@@ -371,8 +373,13 @@ impl Scheduler {
                 }
                 None => changed.status = PromiseStatus::Missed.as_str().into(),
             }
+            let moved_on = changed.due_at != promise.due_at;
             ledger::save(conn, &promise, &mut changed, now_ms, None, vec![(EventKind::Missed, data)])?;
-            outbox::schedule(conn, &changed, &self.tolerances, now_ms)?;
+            // Only a new occurrence gets deliveries; rescheduling the last one would re-insert this very overdue
+            // check in the past and fire it again on every pass.
+            if moved_on {
+                outbox::schedule(conn, &changed, &self.tolerances, now_ms)?;
+            }
         } else {
             changed.status = PromiseStatus::Missed.as_str().into();
             let data = json!({ "occurrence": occurrence, "grace_seconds": promise.grace_seconds });

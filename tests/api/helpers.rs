@@ -1,4 +1,8 @@
-//! The test application: a real server on port 0 over a fresh SQLite file, a manual clock, and an HTTP client.
+//! The test application: a real server on port 0 over a fresh database, a manual clock, and an HTTP client.
+//!
+//! The database is a new SQLite file per test, or, when `TEST_DATABASE_URL` names a PostgreSQL server
+//! (`postgres://127.0.0.1/test`), a new database on it per test, dropped afterwards: the whole suite runs on both
+//! backends.
 
 use std::net::TcpListener;
 
@@ -30,6 +34,42 @@ pub struct TestApp {
     pub sender: tendero::delivery::sender::Sender,
     settings: Settings,
     _dir: TempDir,
+    _database: Option<PgDatabase>,
+}
+
+/// A PostgreSQL database made for one test and dropped with it.
+pub struct PgDatabase {
+    server: String,
+    name: String,
+}
+
+impl PgDatabase {
+    /// Creates a fresh database on the server `TEST_DATABASE_URL` points at, if it is set; returns its URL too.
+    pub fn from_env() -> Option<(Self, String)> {
+        let server = std::env::var("TEST_DATABASE_URL").ok().filter(|u| u.starts_with("postgres"))?;
+        let name = format!("tendero_test_{}", tendero::clock::new_id("db").to_lowercase().replace('-', "_"));
+        let mut admin = tendero::db::establish(&server)
+            .unwrap_or_else(|e| panic!("TEST_DATABASE_URL is set but {server} does not answer: {e}"));
+        use diesel::connection::SimpleConnection;
+        admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create the test database");
+        let (base, _) = server.rsplit_once('/').expect("TEST_DATABASE_URL ends with /DATABASE");
+        let url = format!("{base}/{name}");
+        Some((PgDatabase { server, name }, url))
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        use diesel::connection::SimpleConnection;
+        if let Ok(mut admin) = tendero::db::establish(&self.server) {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        }
+    }
+}
+
+/// Whether this run uses PostgreSQL.
+pub fn on_postgres() -> bool {
+    std::env::var("TEST_DATABASE_URL").is_ok_and(|u| u.starts_with("postgres"))
 }
 
 /// An HTTP answer: status, headers and the body as JSON (Null when empty or not JSON).
@@ -78,7 +118,12 @@ pub async fn spawn_app_with(now: DateTime<Utc>, adjust: impl FnOnce(&mut Setting
     // Tests drive time by hand: the loops stay off and `run_scheduler()` fires what is due.
     settings.scheduler.enabled = false;
     adjust(&mut settings);
-    settings.database.url = format!("sqlite://{}", dir.path().join("tendero.db").display());
+    let database = PgDatabase::from_env();
+    settings.database.url = match &database {
+        Some((_, url)) => url.clone(),
+        None => format!("sqlite://{}", dir.path().join("tendero.db").display()),
+    };
+    let database = database.map(|(db, _)| db);
     settings.server.bind = "127.0.0.1:0".into();
     settings.server.workers = 2;
     if std::env::var("TEST_LOG").is_ok() {
@@ -117,7 +162,18 @@ pub async fn spawn_app_with(now: DateTime<Utc>, adjust: impl FnOnce(&mut Setting
             Ok(tendero::repo::tokens::create(conn, &agent.id, "test", now)?.1)
         })
         .expect("admin");
-    TestApp { address, clock, db, admin, client: reqwest::Client::new(), scheduler, sender, settings, _dir: dir }
+    TestApp {
+        address,
+        clock,
+        db,
+        admin,
+        client: reqwest::Client::new(),
+        scheduler,
+        sender,
+        settings,
+        _dir: dir,
+        _database: database,
+    }
 }
 
 impl TestApp {

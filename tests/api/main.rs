@@ -1,9 +1,11 @@
 //! One integration binary: every test spawns Tendero on port 0 over its own SQLite file.
 
+mod backends;
 mod browser;
 mod delivery;
 mod errors;
 mod helpers;
+mod metrics;
 mod roles;
 mod scheduler;
 mod stories;

@@ -196,6 +196,33 @@ async fn weekly_update_fires_at_the_same_local_time_before_and_after_the_dst_cha
     assert_eq!(prompt["card"]["customer"]["offset"], "+01:00");
 }
 
+/// The last occurrence of an update is missed once: the overdue check is not rescheduled into the past and fired
+/// again on every pass.
+#[actix_web::test]
+async fn the_last_missed_occurrence_of_an_update_is_recorded_once() {
+    let app = spawn_app_at(at("2026-10-19T08:00:00Z")).await;
+    let z = zaragoza(&app).await;
+    let marta = &z.marta.1;
+    let c = customer(&app, marta, "Talleres Cuarte", "Europe/Madrid").await;
+    let p = app
+        .created(
+            "/api/v1/promises",
+            marta,
+            json!({ "customer_id": c, "kind": "update", "title": "Te informo el martes a las 11:00", "lead": [],
+                    "recurrence": { "cron": "0 11 * * tue", "until": "2026-10-21T00:00:00Z" } }),
+        )
+        .await;
+    let id = p["id"].as_str().unwrap();
+    app.at("2026-10-20T09:00:00Z").await;
+    for minute in ["09:16", "09:30", "10:00", "12:00"] {
+        app.at(&format!("2026-10-20T{minute}:00Z")).await;
+    }
+    let after = app.get(&format!("/api/v1/promises/{id}"), marta).await.body;
+    assert_eq!(after["status"], "missed");
+    let missed = after["ledger"].as_array().unwrap().iter().filter(|e| e["kind"] == "missed").count();
+    assert_eq!(missed, 1, "{:?}", after["ledger"]);
+}
+
 /// The service was down at due time: the prompt fires once, late, and says why; the lead reminder it overslept
 /// is not replayed.
 #[actix_web::test]

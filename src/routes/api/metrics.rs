@@ -146,8 +146,15 @@ pub fn plan(caller: &Caller, q: &MetricsQuery, now: DateTime<Utc>) -> Result<Pla
         Role::Admin => {}
         Role::Manager => {
             let own = caller.team_id.clone().unwrap_or_default();
-            if team.as_ref().is_some_and(|t| *t != own) {
+            if team.as_ref().is_some_and(|t| *t != own || own.is_empty()) {
                 return Err(AppError::Forbidden("managers see the metrics of their own team".into()));
+            }
+            if own.is_empty() {
+                // Outside any team (an empty team filter selects every team): only their own figures.
+                if agent.as_ref().is_some_and(|a| *a != caller.agent_id) {
+                    return Err(AppError::Forbidden("a manager outside any team sees only their own metrics".into()));
+                }
+                agent = Some(caller.agent_id.clone());
             }
             team = Some(own);
         }
@@ -257,7 +264,8 @@ fn figure_cells(f: &Figures) -> Vec<String> {
     ]
 }
 
-/// The report as CSV (RFC 4180): the group columns, then the figures; the last line is the totals.
+/// The report as CSV (RFC 4180): the group columns, then the figures; the last line is the totals (the only one
+/// when the report is not grouped).
 pub fn to_csv(report: &MetricsReport) -> String {
     let mut head: Vec<&str> = Vec::new();
     for g in &report.group_by {
@@ -271,7 +279,9 @@ pub fn to_csv(report: &MetricsReport) -> String {
     head.extend(FIGURE_COLUMNS);
     let mut out = String::new();
     push_record(&mut out, head.iter().map(|s| s.to_string()));
-    for row in &report.rows {
+    // Without a grouping the one group is the whole selection: its line would repeat the totals, unlabelled.
+    let rows = if report.group_by.is_empty() { &[][..] } else { &report.rows[..] };
+    for row in rows {
         let mut cells = Vec::new();
         for g in &report.group_by {
             match g.as_str() {

@@ -1,0 +1,11 @@
+DROP TABLE service_state;
+DROP TABLE idempotency_keys;
+DROP TABLE api_tokens;
+DROP TABLE deliveries;
+DROP TABLE promise_events;
+DROP TABLE promises;
+DROP TABLE interactions;
+DROP TABLE customers;
+DROP TABLE absences;
+DROP TABLE agents;
+DROP TABLE teams;

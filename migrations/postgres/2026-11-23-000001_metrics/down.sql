@@ -1,0 +1,11 @@
+DROP INDEX messages_status;
+ALTER TABLE interactions DROP COLUMN local_date;
+ALTER TABLE interactions DROP COLUMN team_id;
+ALTER TABLE interactions DROP COLUMN owner_agent_id;
+DROP INDEX deliveries_dead;
+DROP TABLE metric_contacts;
+DROP TABLE metric_lateness;
+DROP TABLE metric_days;
+ALTER TABLE promises DROP COLUMN late_since;
+ALTER TABLE promises DROP COLUMN team_id;
+ALTER TABLE promises DROP COLUMN accountable_agent_id;
