@@ -105,6 +105,12 @@ impl Application {
             instance.clone(),
             sender_wake.clone(),
         );
+        crate::delivery::relay::spawn_listener(
+            settings.database.url.clone(),
+            db.clone(),
+            hub.clone(),
+            instance.clone(),
+        );
         let sender = Sender::new(db.clone(), clock.clone(), settings.smtp()?, instance);
         if settings.scheduler.enabled {
             actix_web::rt::spawn(scheduler.clone().run(scheduler_wake.clone()));

@@ -4,5 +4,6 @@
 pub mod events;
 pub mod hub;
 pub mod ical;
+pub mod relay;
 pub mod sender;
 pub mod webhook_signing;

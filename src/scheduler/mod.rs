@@ -307,6 +307,7 @@ impl Scheduler {
                 let subject = self.views.render(&recipient.locale, "subject", &context).map_err(AppError::Internal)?;
                 events::email(conn, &recipient.email, subject.trim(), &prompt.body, "prompt.fired", now)?;
             }
+            crate::delivery::relay::announce(conn, &self.instance, &prompt.id)?;
             live.push(LivePrompt { agent_id: recipient.id.clone(), json: Arc::new(json) });
         }
         if purpose == Purpose::Due {

@@ -177,6 +177,17 @@ pub async fn spawn_app_with(now: DateTime<Utc>, adjust: impl FnOnce(&mut Setting
 }
 
 impl TestApp {
+    /// A second instance on the same database (PostgreSQL only: SQLite serves one instance), with its own port
+    /// and its scheduler off; returns its address.
+    pub async fn second_instance(&self) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("listener");
+        let app = Application::build_with(&self.settings, self.db.clone(), self.clock.clone(), listener)
+            .expect("second instance");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        actix_web::rt::spawn(app.run_until_stopped());
+        address
+    }
+
     /// Sends a request with an optional bearer token and JSON body.
     pub async fn send(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<&Value>) -> Answer {
         let mut request = self.client.request(method, format!("{}{}", self.address, path));

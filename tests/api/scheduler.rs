@@ -333,3 +333,42 @@ async fn live_prompts_arrive_over_server_sent_events() {
     assert_eq!(data["promise_id"], p["id"]);
     assert_eq!(data["purpose"], "due");
 }
+
+/// Several instances on PostgreSQL: an agent whose stream is open on instance B sees the prompt instance A fired
+/// (LISTEN/NOTIFY). SQLite runs one instance, so the test has nothing to check there.
+#[actix_web::test]
+async fn a_prompt_fired_by_one_instance_reaches_a_stream_open_on_another() {
+    if !crate::helpers::on_postgres() {
+        eprintln!("skipped here: several instances need PostgreSQL (TEST_DATABASE_URL)");
+        return;
+    }
+    let app = spawn_app_at(at("2026-03-16T09:00:00Z")).await;
+    let z = zaragoza(&app).await;
+    let marta = &z.marta.1;
+    let c = customer(&app, marta, "Ana Royo", "Europe/Madrid").await;
+    let p = app
+        .created("/api/v1/promises", marta, json!({ "customer_id": c, "kind": "callback", "title": "Te llamo", "due_local": "2026-03-16T11:00", "lead": [] }))
+        .await;
+    let other = app.second_instance().await;
+    let mut stream = app
+        .client
+        .request(Method::GET, format!("{other}/api/v1/agents/me/prompts/stream"))
+        .bearer_auth(marta)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    // The first instance fires; the prompt crosses over through the database.
+    assert_eq!(app.at("2026-03-16T10:00:00Z").await, 1);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let data = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let chunk = tokio::time::timeout(left, stream.chunk()).await.expect("no prompt crossed over").unwrap().unwrap();
+        let text = String::from_utf8_lossy(&chunk).to_string();
+        if let Some(json) = text.strip_prefix("event: prompt\ndata: ") {
+            break serde_json::from_str::<Value>(json.trim()).unwrap();
+        }
+    };
+    assert_eq!(data["promise_id"], p["id"]);
+    assert_eq!(data["purpose"], "due");
+}

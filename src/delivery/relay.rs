@@ -1,0 +1,114 @@
+//! Live prompts across instances (PostgreSQL): the scheduler that fires a prompt sends `NOTIFY tendero_prompts`
+//! with its instance and the prompt id, in the firing transaction (so it is sent only if the prompt commits);
+//! every instance listens and publishes prompts fired elsewhere to its own hub, so an agent connected to instance
+//! A sees a prompt fired by instance B. SQLite runs one instance, so it needs none of this.
+
+#[cfg(feature = "postgres")]
+use std::time::Duration;
+
+use diesel::RunQueryDsl;
+
+use crate::db::{Backend, Db, DbConn};
+use crate::delivery::hub::Hub;
+
+/// The notification channel.
+pub const CHANNEL: &str = "tendero_prompts";
+
+/// How often the listening connection is polled; libpq delivers notifications on read, and a poll is one
+/// non-blocking `PQconsumeInput`.
+#[cfg(feature = "postgres")]
+const POLL: Duration = Duration::from_millis(25);
+
+/// Announces a fired prompt to the other instances, inside the firing transaction. Does nothing on SQLite.
+pub fn announce(conn: &mut DbConn, instance: &str, prompt_id: &str) -> diesel::QueryResult<()> {
+    if conn.backend() != Backend::Postgres {
+        return Ok(());
+    }
+    diesel::sql_query("SELECT pg_notify($1, $2)")
+        .bind::<diesel::sql_types::Text, _>(CHANNEL)
+        .bind::<diesel::sql_types::Text, _>(format!("{instance}|{prompt_id}"))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// The origin instance and prompt id of a notification payload.
+pub fn parse_payload(payload: &str) -> Option<(&str, &str)> {
+    payload.rsplit_once('|').filter(|(origin, id)| !origin.is_empty() && !id.is_empty())
+}
+
+/// Starts the listener thread for a PostgreSQL database (no-op for SQLite). It reconnects with backoff when the
+/// server goes away, and stops for good when the database itself no longer exists.
+#[cfg(feature = "postgres")]
+pub fn spawn_listener(url: String, db: Db, hub: Hub, instance: String) {
+    if db.backend() != Backend::Postgres {
+        return;
+    }
+    let spawned = std::thread::Builder::new().name("prompt-relay".into()).spawn(move || {
+        let mut backoff = Duration::from_millis(250);
+        loop {
+            match listen(&url, &db, &hub, &instance) {
+                Ok(()) => return,
+                Err(e) if e.contains("does not exist") => {
+                    tracing::warn!(error = %e, "prompt relay stopped: the database is gone");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in = ?backoff, "prompt relay lost its connection");
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "could not start the prompt relay; live prompts stay on their own instance");
+    }
+}
+
+/// Without PostgreSQL support there is nothing to relay.
+#[cfg(not(feature = "postgres"))]
+pub fn spawn_listener(_url: String, _db: Db, _hub: Hub, _instance: String) {}
+
+#[cfg(feature = "postgres")]
+fn listen(url: &str, db: &Db, hub: &Hub, instance: &str) -> Result<(), String> {
+    use crate::delivery::hub::LivePrompt;
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    let mut conn = diesel::PgConnection::establish(url).map_err(|e| e.to_string())?;
+    conn.batch_execute(&format!("LISTEN {CHANNEL}")).map_err(|e| e.to_string())?;
+    tracing::info!("prompt relay listening");
+    loop {
+        let mut batch = Vec::new();
+        for note in conn.notifications_iter() {
+            batch.push(note.map_err(|e| e.to_string())?.payload);
+        }
+        for payload in batch {
+            let Some((origin, prompt_id)) = parse_payload(&payload) else { continue };
+            if origin == instance {
+                continue;
+            }
+            let id = prompt_id.to_string();
+            match db.read_blocking(move |c| Ok(crate::repo::prompts::find(c, &id)?)) {
+                Ok(Some(prompt)) => hub.publish(LivePrompt {
+                    agent_id: prompt.agent_id.clone(),
+                    json: std::sync::Arc::new(crate::scheduler::prompt_json(&prompt)),
+                }),
+                Ok(None) => tracing::warn!(prompt_id, "relayed prompt not found"),
+                Err(e) => tracing::warn!(error = %e, "reading a relayed prompt failed"),
+            }
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_carry_the_origin_and_the_prompt() {
+        assert_eq!(parse_payload("1234-node_01|pmt_9"), Some(("1234-node_01", "pmt_9")));
+        assert_eq!(parse_payload("pmt_9"), None);
+        assert_eq!(parse_payload("|pmt_9"), None);
+    }
+}
