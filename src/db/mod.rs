@@ -137,6 +137,133 @@ pub struct Db {
     read: DbPool,
     write: DbPool,
     backend: Backend,
+    /// SQLite's group-commit writer; PostgreSQL writes on its pool.
+    writer: Option<std::sync::mpsc::Sender<Job>>,
+}
+
+/// What a write job tells the writer: whether its work stands, and how to answer once the group's commit is
+/// known (`Err` carries why the commit failed).
+type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
+type Run = Box<dyn FnOnce(&mut DbConn) -> (bool, Completion) + Send>;
+
+/// A queued write: `run` does the work and returns whether it stands and how to answer; `abort` answers a job
+/// that never got to run (no connection, no transaction).
+struct Job {
+    run: Run,
+    abort: Box<dyn FnOnce(String) + Send>,
+}
+
+/// Most write jobs committed together; more would delay the first one's answer for little gain.
+const MAX_GROUP: usize = 256;
+
+/// SQLite's writer: one thread owns the write connection and commits the write jobs queued meanwhile in one
+/// transaction, each inside its own savepoint. A durable commit (`synchronous=FULL`) costs an fsync; sharing it
+/// between concurrent requests is what lets the single writer keep up. A job's answer is sent only after the
+/// commit, so a 2xx still means "on disk"; a job that fails rolls back to its savepoint without touching the
+/// others.
+fn spawn_writer(pool: DbPool) -> std::io::Result<std::sync::mpsc::Sender<Job>> {
+    let (sender, receiver) = std::sync::mpsc::channel::<Job>();
+    std::thread::Builder::new().name("sqlite-writer".into()).spawn(move || {
+        while let Ok(first) = receiver.recv() {
+            let mut jobs = vec![first];
+            while jobs.len() < MAX_GROUP {
+                match receiver.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            run_group(&pool, jobs);
+        }
+    })?;
+    Ok(sender)
+}
+
+fn run_group(pool: &DbPool, jobs: Vec<Job>) {
+    let mut conn = match pool.get() {
+        Ok(conn) => conn,
+        Err(e) => {
+            let why = format!("database connection: {e}");
+            for job in jobs {
+                fail_job(job, &why);
+            }
+            return;
+        }
+    };
+    if let Err(e) = conn.batch_execute("BEGIN IMMEDIATE") {
+        let why = e.to_string();
+        for job in jobs {
+            fail_job(job, &why);
+        }
+        return;
+    }
+    let mut completions: Vec<Completion> = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        if let Err(e) = conn.batch_execute("SAVEPOINT job") {
+            fail_job(job, &e.to_string());
+            continue;
+        }
+        let (ok, done) = (job.run)(&mut conn);
+        let end = if ok { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+        if let Err(e) = conn.batch_execute(end) {
+            // The transaction is in an unknown state: give up on the whole group.
+            let _ = conn.batch_execute("ROLLBACK");
+            let why = e.to_string();
+            done(Err(why.clone()));
+            for done in completions {
+                done(Err(why.clone()));
+            }
+            return;
+        }
+        completions.push(done);
+    }
+    let commit = conn.batch_execute("COMMIT").map_err(|e| e.to_string());
+    if commit.is_err() {
+        let _ = conn.batch_execute("ROLLBACK");
+    }
+    for done in completions {
+        done(commit.clone());
+    }
+}
+
+/// Answers a job that never ran.
+fn fail_job(job: Job, why: &str) {
+    (job.abort)(why.to_string());
+}
+
+/// Wraps a write closure as a job that answers through `reply` once the commit is known.
+fn job_of<T, F>(f: F, reply: impl FnOnce(Result<T, AppError>) + Send + 'static) -> Job
+where
+    F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+    T: Send + 'static,
+{
+    type Reply<T> = Box<dyn FnOnce(Result<T, AppError>) + Send>;
+    // Either `run` or `abort` answers; they share the one reply.
+    let slot: std::sync::Arc<std::sync::Mutex<Option<Reply<T>>>> =
+        std::sync::Arc::new(std::sync::Mutex::new(Some(Box::new(reply))));
+    let for_abort = slot.clone();
+    let span = tracing::Span::current();
+    let run: Run = Box::new(move |conn: &mut DbConn| {
+        let outcome = span.in_scope(|| catch_unwind(AssertUnwindSafe(|| f(conn))));
+        let ok = matches!(outcome, Ok(Ok(_)));
+        let done: Completion = Box::new(move |commit: Result<(), String>| {
+            let answer = match (outcome, commit) {
+                (Err(_), _) => Err(AppError::Internal(anyhow::anyhow!("a write panicked; it was rolled back"))),
+                (Ok(Err(e)), _) => Err(e),
+                (Ok(Ok(_)), Err(why)) => Err(AppError::Unavailable(format!("the database did not commit: {why}"))),
+                (Ok(Ok(value)), Ok(())) => Ok(value),
+            };
+            if let Some(reply) = slot.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                reply(answer);
+            }
+        });
+        (ok, done)
+    });
+    let abort = Box::new(move |why: String| {
+        if let Some(reply) = for_abort.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            reply(Err(AppError::Unavailable(format!("the database is unavailable: {why}"))));
+        }
+    });
+    Job { run, abort }
 }
 
 impl Db {
@@ -163,7 +290,8 @@ impl Db {
                 // queue inside the process instead of SQLITE_BUSY errors.
                 let write = build(1)?;
                 let read = build(options.max_connections.max(1))?;
-                Ok(Self { read, write, backend: Backend::Sqlite })
+                let writer = Some(spawn_writer(write.clone())?);
+                Ok(Self { read, write, backend: Backend::Sqlite, writer })
             }
             Backend::Postgres => {
                 // PostgreSQL takes concurrent writers: row locks, `version` checks and SKIP LOCKED claims keep
@@ -176,7 +304,7 @@ impl Db {
                 };
                 let write = build(options.max_connections.clamp(2, 16))?;
                 let read = build(options.max_connections.max(1))?;
-                Ok(Self { read, write, backend: Backend::Postgres })
+                Ok(Self { read, write, backend: Backend::Postgres, writer: None })
             }
         }
     }
@@ -232,6 +360,14 @@ impl Db {
         F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
+        if let Some(writer) = &self.writer {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let job = job_of(f, move |answer| {
+                let _ = tx.send(answer);
+            });
+            writer.send(job).map_err(|_| AppError::Unavailable("the database writer has stopped".into()))?;
+            return rx.await.map_err(|_| AppError::Unavailable("the database writer dropped a write".into()))?;
+        }
         let pool = self.write.clone();
         run_blocking(move || {
             let mut conn = get(&pool)?;
@@ -240,7 +376,8 @@ impl Db {
         .await
     }
 
-    /// Synchronous variant of [`Db::write`] for the CLI and start-up code.
+    /// Synchronous variant of [`Db::write`] for the CLI, start-up code and tests. It takes the single write
+    /// connection between the writer's groups (the pool has one), so writes stay one at a time.
     pub fn write_blocking<T>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, AppError>) -> Result<T, AppError> {
         let mut conn = get(&self.write)?;
         in_write_transaction(&mut conn, f)
@@ -320,4 +457,52 @@ pub fn establish(url: &str) -> anyhow::Result<DbConn> {
         #[cfg(not(feature = "postgres"))]
         Backend::Postgres => anyhow::bail!("this binary was built without PostgreSQL"),
     })
+}
+
+#[cfg(test)]
+mod group_commit_tests {
+    use super::*;
+    use crate::repo::service_state;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_or_panicking_write_in_a_group_leaves_the_others_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("group.db").display());
+        let db = Db::connect(&url, &PoolOptions { max_connections: 2, busy_timeout: Duration::from_secs(5) }).unwrap();
+        db.migrate().unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..60 {
+            let db = db.clone();
+            tasks.push(tokio::spawn(async move {
+                db.write(move |conn| {
+                    service_state::set(conn, &format!("key{i}"), "written", 0)?;
+                    if i % 5 == 0 {
+                        return Err(AppError::conflict("refused after writing"));
+                    }
+                    if i == 7 {
+                        panic!("a write that panics after writing");
+                    }
+                    Ok(i)
+                })
+                .await
+            }));
+        }
+        let mut ok = 0;
+        for (i, task) in tasks.into_iter().enumerate() {
+            match task.await.unwrap() {
+                Ok(value) => {
+                    assert_eq!(value, i);
+                    ok += 1;
+                }
+                Err(AppError::Conflict { .. }) => assert_eq!(i % 5, 0),
+                Err(AppError::Internal(_)) => assert_eq!(i, 7),
+                Err(other) => panic!("write {i}: {other}"),
+            }
+        }
+        assert_eq!(ok, 60 - 12 - 1);
+        for i in 0..60 {
+            let stored = db.read_blocking(move |conn| Ok(service_state::get(conn, &format!("key{i}"))?)).unwrap();
+            assert_eq!(stored.is_some(), i % 5 != 0 && i != 7, "key{i}");
+        }
+    }
 }
