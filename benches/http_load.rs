@@ -1,0 +1,390 @@
+//! HTTP load on the real, release-built `tendero serve` (DESIGN.md section 11): promise creation (throughput with
+//! many clients, and latency at a fixed 1,000/s), the agent agenda and the customer brief; the server's RSS; and
+//! the raw limit: the same rows (promise, `created` event, outbox rows, rollups) written by a bare client on one
+//! connection with the same durability, one commit per promise, in the same run.
+//!
+//! `cargo bench --bench http_load` (SQLite). For PostgreSQL: build with `cargo build --release --all-features
+//! --bin tendero` and run `BENCH_DATABASE_URL=postgres://root@127.0.0.1:5432/test cargo bench --all-features
+//! --bench http_load`; a fresh database is made on that server and dropped afterwards.
+//!
+//! Env: TENDERO_BIN (default target/release/tendero), LOAD_SECONDS (15), LOAD_CLIENTS (32), LOAD_RATE (1000),
+//! LOAD_CUSTOMERS (2000), LOAD_AGENTS (50), LOAD_READS (3000), BENCH_DATABASE_URL.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{Duration as ChronoDuration, Utc};
+use diesel::connection::SimpleConnection;
+use serde_json::{json, Value};
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(default)
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+fn summary(label: &str, mut ms: Vec<f64>, wall: Duration) {
+    ms.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "{label:<34} n={:>6}  {:>8.0}/s  p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms",
+        ms.len(),
+        ms.len() as f64 / wall.as_secs_f64(),
+        percentile(&ms, 0.5),
+        percentile(&ms, 0.99),
+        ms.last().copied().unwrap_or(f64::NAN)
+    );
+}
+
+struct Bench {
+    bin: PathBuf,
+    dir: PathBuf,
+    url: String,
+    http: reqwest::Client,
+    admin: String,
+    pg_admin: Option<(String, String)>,
+}
+
+impl Bench {
+    fn new() -> Bench {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let bin =
+            std::env::var("TENDERO_BIN").map(PathBuf::from).unwrap_or_else(|_| root.join("target/release/tendero"));
+        assert!(
+            bin.exists(),
+            "build the server first: cargo build --release --bin tendero ({} missing)",
+            bin.display()
+        );
+        let dir = root.join("target/bench").join(format!("http-load-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (url, pg_admin) = match std::env::var("BENCH_DATABASE_URL") {
+            Ok(server) if server.starts_with("postgres") => {
+                let name = format!("tendero_bench_{}", std::process::id());
+                let mut admin = tendero::db::establish(&server).expect("BENCH_DATABASE_URL answers");
+                admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+                let (base, _) = server.rsplit_once('/').unwrap();
+                (format!("{base}/{name}"), Some((server.clone(), name)))
+            }
+            _ => (format!("sqlite://{}", dir.join("tendero.db").display()), None),
+        };
+        let mut bench = Bench {
+            bin,
+            dir,
+            url,
+            http: reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap(),
+            admin: String::new(),
+            pg_admin,
+        };
+        let out = bench
+            .command()
+            .args(["admin", "create", "--email", "bench@tendero.test", "--name", "Bench"])
+            .output()
+            .expect("tendero admin create");
+        assert!(out.status.success(), "admin create: {}", String::from_utf8_lossy(&out.stderr));
+        bench.admin = String::from_utf8_lossy(&out.stdout).lines().last().unwrap().trim().to_string();
+        bench
+    }
+
+    fn command(&self) -> Command {
+        let mut c = Command::new(&self.bin);
+        c.current_dir(&self.dir).arg("--database").arg(&self.url);
+        c.env("TENDERO__TELEMETRY__LEVEL", "warn");
+        c
+    }
+
+    async fn start(&self) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let log = std::fs::File::create(self.dir.join("serve.log")).unwrap();
+        let child = self
+            .command()
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("spawn tendero serve");
+        let server = Server { child, base: format!("http://127.0.0.1:{port}") };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if self.http.get(format!("{}/readyz", server.base)).send().await.is_ok_and(|r| r.status().is_success()) {
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("tendero serve did not become ready");
+    }
+
+    async fn post(&self, server: &Server, path: &str, body: &Value) -> Value {
+        let r = self
+            .http
+            .post(format!("{}/api/v1{path}", server.base))
+            .bearer_auth(&self.admin)
+            .json(body)
+            .send()
+            .await
+            .expect("request");
+        let status = r.status();
+        let body: Value = r.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "POST {path}: {status} {body}");
+        body
+    }
+}
+
+impl Drop for Bench {
+    fn drop(&mut self) {
+        if let Some((server, name)) = &self.pg_admin {
+            if let Ok(mut admin) = tendero::db::establish(server) {
+                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        }
+    }
+}
+
+/// A promise body for customer `i`, due a day or two ahead at a whole minute, owned by one of the agents.
+fn promise_body(customers: &[String], agents: &[String], i: usize) -> Value {
+    let due = (Utc::now() + ChronoDuration::days(1) + ChronoDuration::minutes((i % 2000) as i64))
+        .format("%Y-%m-%dT%H:%M:00")
+        .to_string();
+    json!({ "customer_id": customers[i % customers.len()], "owner_agent_id": agents[i % agents.len()],
+            "kind": "callback", "title": format!("Le llamo mañana ({i})"), "due_local": due })
+}
+
+/// The same rows a create writes, by a bare client: one connection, one durable commit per promise.
+fn raw_limit(url: &str, template: &tendero::repo::promises::Promise, seconds: u64) -> f64 {
+    let mut conn = tendero::db::establish(url).expect("raw connection");
+    if url.starts_with("sqlite") {
+        conn.batch_execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;").unwrap();
+    }
+    let settings = tendero::settings::Settings::load(None).unwrap();
+    let tolerances = settings.tolerances().unwrap();
+    let started = Instant::now();
+    let mut n = 0u64;
+    while started.elapsed() < Duration::from_secs(seconds) {
+        let now = Utc::now().timestamp_millis();
+        let mut p = template.clone();
+        p.id = tendero::clock::new_id("prm");
+        conn.batch_execute("BEGIN").unwrap();
+        tendero::repo::promises::insert(&mut conn, &p).unwrap();
+        tendero::ledger::append(
+            &mut conn,
+            &p,
+            tendero::domain::vocab::EventKind::Created,
+            Some(&p.made_by_agent_id),
+            now,
+            json!({ "kind": p.kind, "title": p.title, "due_local": p.due_local }),
+        )
+        .unwrap();
+        tendero::outbox::schedule(&mut conn, &p, &tolerances, now).unwrap();
+        conn.batch_execute("COMMIT").unwrap();
+        n += 1;
+    }
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let seconds = env_u64("LOAD_SECONDS", 15);
+    let clients = env_u64("LOAD_CLIENTS", 32) as usize;
+    let rate = env_u64("LOAD_RATE", 1000);
+    let n_customers = env_u64("LOAD_CUSTOMERS", 2000) as usize;
+    let n_agents = env_u64("LOAD_AGENTS", 50) as usize;
+    let reads = env_u64("LOAD_READS", 3000) as usize;
+    let bench = Arc::new(Bench::new());
+    println!("http_load on {} ({} s per phase, {clients} clients, {rate}/s fixed rate)", bench.url, seconds);
+    println!("machine: {} cores, {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0), cpu_model());
+    let server = bench.start().await;
+
+    // The cast, over HTTP.
+    let team = bench.post(&server, "/teams", &json!({ "name": "Bench" })).await["id"].as_str().unwrap().to_string();
+    let mut agents = Vec::new();
+    for i in 0..n_agents {
+        let a = bench
+            .post(
+                &server,
+                "/agents",
+                &json!({ "name": format!("Agent {i}"), "email": format!("a{i}@bench.test"), "team_id": team,
+                         "time_zone": "Europe/Madrid", "shift": "always", "locale": "es-ES" }),
+            )
+            .await;
+        agents.push(a["id"].as_str().unwrap().to_string());
+    }
+    let mut customers = Vec::new();
+    for i in 0..n_customers {
+        let c = bench
+            .post(
+                &server,
+                "/customers",
+                &json!({ "name": format!("Cliente {i}"), "time_zone": "Europe/Madrid", "locale": "es-ES",
+                         "contact_window": "always", "team_id": team, "owner_agent_id": agents[i % agents.len()] }),
+            )
+            .await;
+        customers.push(c["id"].as_str().unwrap().to_string());
+    }
+    let customers = Arc::new(customers);
+    let agents = Arc::new(agents);
+    let counter = Arc::new(AtomicUsize::new(0));
+
+    // 1. Throughput: many clients creating as fast as they can.
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (bench, customers, agents, counter, base) =
+            (bench.clone(), customers.clone(), agents.clone(), counter.clone(), server.base.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            while started.elapsed() < Duration::from_secs(seconds) {
+                let i = counter.fetch_add(1, Ordering::Relaxed);
+                let body = promise_body(&customers, &agents, i);
+                let t = Instant::now();
+                let r = bench
+                    .http
+                    .post(format!("{base}/api/v1/promises"))
+                    .bearer_auth(&bench.admin)
+                    .json(&body)
+                    .send()
+                    .await;
+                let ok = r.is_ok_and(|r| r.status().as_u16() == 201);
+                assert!(ok, "create failed");
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            lat
+        }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await.unwrap());
+    }
+    summary(&format!("create, {clients} clients flat out"), lat, started.elapsed());
+
+    // 2. Latency at a fixed rate, measured from the intended send time (no coordinated omission).
+    let total = (rate * seconds) as usize;
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let started = Instant::now();
+    let mut handles = Vec::with_capacity(total);
+    for k in 0..total {
+        let intended = started + interval * k as u32;
+        tokio::time::sleep_until(intended.into()).await;
+        let (bench, customers, agents, counter, base) =
+            (bench.clone(), customers.clone(), agents.clone(), counter.clone(), server.base.clone());
+        handles.push(tokio::spawn(async move {
+            let i = counter.fetch_add(1, Ordering::Relaxed);
+            let body = promise_body(&customers, &agents, i);
+            let r =
+                bench.http.post(format!("{base}/api/v1/promises")).bearer_auth(&bench.admin).json(&body).send().await;
+            assert!(r.is_ok_and(|r| r.status().as_u16() == 201), "create failed");
+            intended.elapsed().as_secs_f64() * 1000.0
+        }));
+    }
+    let mut lat = Vec::new();
+    for h in handles {
+        lat.push(h.await.unwrap());
+    }
+    summary(&format!("create at {rate}/s"), lat, started.elapsed());
+
+    // 3. Reads: the agenda and the brief, 8 clients.
+    for (label, paths) in [
+        (
+            "agenda (GET /agents/{id}/agenda)",
+            agents.iter().map(|a| format!("/api/v1/agents/{a}/agenda")).collect::<Vec<_>>(),
+        ),
+        (
+            "brief (GET /customers/{id}/brief)",
+            customers.iter().map(|c| format!("/api/v1/customers/{c}/brief")).collect(),
+        ),
+    ] {
+        let paths = Arc::new(paths);
+        let next = Arc::new(AtomicUsize::new(0));
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let (bench, paths, next, base) = (bench.clone(), paths.clone(), next.clone(), server.base.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut lat = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= reads {
+                        return lat;
+                    }
+                    let t = Instant::now();
+                    let r = bench
+                        .http
+                        .get(format!("{base}{}", paths[i % paths.len()]))
+                        .bearer_auth(&bench.admin)
+                        .send()
+                        .await;
+                    let r = r.expect("read");
+                    assert!(r.status().is_success(), "{}", r.status());
+                    let _ = r.bytes().await;
+                    lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                }
+            }));
+        }
+        let mut lat = Vec::new();
+        for t in tasks {
+            lat.extend(t.await.unwrap());
+        }
+        summary(label, lat, started.elapsed());
+    }
+    let promises_made = counter.load(Ordering::Relaxed);
+    println!("server RSS after {promises_made} promises: {:.0} MiB", rss_mib(server.child.id()));
+    drop(server);
+
+    // 4. The raw limit: the same rows by a bare client, one durable commit each.
+    let template = {
+        let db = tendero::db::Db::connect(
+            &bench.url,
+            &tendero::db::PoolOptions { max_connections: 1, busy_timeout: Duration::from_secs(30) },
+        )
+        .unwrap();
+        db.read_blocking(|conn| {
+            use diesel::prelude::*;
+            use tendero::db::schema::promises;
+            Ok(promises::table.select(tendero::repo::promises::Promise::as_select()).first(conn)?)
+        })
+        .unwrap()
+    };
+    let raw = raw_limit(&bench.url, &template, seconds.min(10));
+    println!("raw limit (bare client, one commit per promise): {raw:.0}/s");
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_default()
+}
