@@ -83,11 +83,16 @@ impl Sender {
     pub async fn run_once(&self) -> Result<SendReport, AppError> {
         let mut report = SendReport::default();
         loop {
-            let now = self.clock.now();
-            let (instance, lease_until) = (self.instance.clone(), (now + self.lease).timestamp_millis());
-            let now_ms = now.timestamp_millis();
-            let batch =
-                self.db.write(move |conn| Ok(messages::claim_due(conn, &instance, now_ms, lease_until, 64)?)).await?;
+            let (instance, clock, lease) = (self.instance.clone(), self.clock.clone(), self.lease);
+            // "Now" is read when the write runs, not before it waits in SQLite's writer queue.
+            let batch = self
+                .db
+                .write(move |conn| {
+                    let now = clock.now();
+                    let (now_ms, lease_until) = (now.timestamp_millis(), (now + lease).timestamp_millis());
+                    Ok(messages::claim_due(conn, &instance, now_ms, lease_until, 64)?)
+                })
+                .await?;
             if batch.is_empty() {
                 return Ok(report);
             }
@@ -173,7 +178,7 @@ impl Sender {
                 } else {
                     report.dead += 1;
                 }
-                tracing::warn!(message = %message.id, channel = %message.channel, %error, "message not delivered");
+                tracing::warn!(message_id = %message.id, channel = %message.channel, %error, "message not delivered");
                 (false, status, Some(error), next)
             }
         };
@@ -187,11 +192,18 @@ impl Sender {
     /// Sends until stopped, sleeping until the next due message or a nudge.
     pub async fn run(self, wake: Arc<Notify>) {
         loop {
+            let pass_started = self.clock.now().timestamp_millis();
             if let Err(e) = self.run_once().await {
                 tracing::error!(error = %e, "sender pass failed; retrying shortly");
             }
             let next = self.db.read(|conn| Ok(messages::next_pending_at(conn)?)).await.ok().flatten();
-            let wait = self.clock.sleep_before(next, StdDuration::from_secs(30));
+            let mut wait = self.clock.sleep_before(next, StdDuration::from_secs(30));
+            if wait.is_zero() && next.is_some_and(|at| at <= pass_started) {
+                // Messages already due when this pass began that it could not claim are leased by another sender
+                // (another instance, or one that died and holds them until its lease ends): wait a moment instead
+                // of spinning on claims.
+                wait = StdDuration::from_millis(100);
+            }
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = wake.notified() => {}

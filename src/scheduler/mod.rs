@@ -108,9 +108,10 @@ impl Scheduler {
     pub async fn run_once(&self) -> Result<RunReport, AppError> {
         let mut report = RunReport::default();
         loop {
-            let now = self.clock.now();
             let this = self.clone();
-            let (fired, live) = self.db.write(move |conn| this.fire_batch(conn, now)).await?;
+            // "Now" is read when the write runs, not before it waits in SQLite's writer queue: a stale instant would
+            // leave out what fell due meanwhile.
+            let (fired, live) = self.db.write(move |conn| this.fire_batch(conn, this.clock.now())).await?;
             report.fired += fired;
             report.prompts += live.len();
             for prompt in live {
@@ -128,6 +129,7 @@ impl Scheduler {
     /// Runs until the process stops: fire, then sleep until the next pending delivery or a nudge.
     pub async fn run(self, wake: Arc<Notify>) {
         loop {
+            let pass_started = self.clock.now().timestamp_millis();
             let fired = match self.run_once().await {
                 Ok(report) => report.fired,
                 Err(e) => {
@@ -140,9 +142,10 @@ impl Scheduler {
             // The cap bounds how long a delivery written by another process (the CLI, another node) waits.
             let wait = self.clock.sleep_before(next, StdDuration::from_secs(30));
             if wait.is_zero() {
-                // Due work that this pass could not claim is leased by another instance: wait a moment for the
-                // lease instead of spinning.
-                if fired == 0 {
+                // Due work that was already due when this pass began and that it could not claim is leased by
+                // another instance: wait a moment for the lease instead of spinning. Work that fell due during the
+                // pass is fired at once.
+                if fired == 0 && next.is_some_and(|at| at <= pass_started) {
                     tokio::time::sleep(StdDuration::from_millis(100)).await;
                 }
                 continue;

@@ -1,6 +1,7 @@
 //! One integration binary: every test spawns Tendero on port 0 over its own SQLite file.
 
 mod backends;
+mod bad_input;
 mod browser;
 mod delivery;
 mod errors;

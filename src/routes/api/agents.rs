@@ -36,19 +36,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[serde(deny_unknown_fields)]
 pub struct NewAgentBody {
     /// Display name.
+    #[schema(example = "Marta Gil")]
     pub name: String,
     /// Unique login email.
+    #[schema(example = "marta.gil@example.com")]
     pub email: String,
     /// agent (default), manager or admin.
+    #[schema(example = "agent")]
     pub role: Option<String>,
     /// Team id.
     pub team_id: Option<String>,
     /// IANA zone, e.g. Europe/Madrid.
+    #[schema(example = "Europe/Madrid")]
     pub time_zone: String,
     /// Weekly shift: text ("mon-fri 09:00-17:00") or JSON ({"mon": [["09:00","17:00"]]}); default from settings.
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = super::window_schema)]
     pub shift: Option<serde_json::Value>,
     /// BCP 47 locale (default en).
+    #[schema(example = "es-ES")]
     pub locale: Option<String>,
     /// Initial password for the web pages (at least 10 characters).
     pub password: Option<String>,
@@ -65,11 +70,13 @@ pub struct AgentPatchBody {
     /// Team id.
     pub team_id: Option<String>,
     /// IANA zone.
+    #[schema(example = "Atlantic/Canary")]
     pub time_zone: Option<String>,
     /// Weekly shift.
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = super::window_schema)]
     pub shift: Option<serde_json::Value>,
     /// Locale.
+    #[schema(example = "es-ES")]
     pub locale: Option<String>,
     /// Active flag.
     pub active: Option<bool>,
@@ -297,8 +304,10 @@ pub async fn update(
 #[serde(deny_unknown_fields)]
 pub struct NewAbsenceBody {
     /// RFC 3339 instant.
+    #[schema(example = "2099-03-16T08:00:00Z")]
     pub starts_at: String,
     /// RFC 3339 instant, after starts_at.
+    #[schema(example = "2099-03-20T18:00:00Z")]
     pub ends_at: String,
     /// Who takes the agent's prompts meanwhile.
     pub stand_in_agent_id: Option<String>,
@@ -540,6 +549,7 @@ pub async fn agenda(
 #[serde(deny_unknown_fields)]
 pub struct NewTokenBody {
     /// A label for the token, e.g. "crm-sync".
+    #[schema(example = "crm-sync")]
     pub name: String,
 }
 
@@ -560,7 +570,7 @@ pub struct TokenOut {
 #[utoipa::path(post, path = "/api/v1/agents/{id}/tokens", tag = "agents", request_body = NewTokenBody,
     params(("id" = String, Path)),
     responses((status = 201, body = TokenOut), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem)),
+        (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn create_token(
     state: web::Data<AppState>,

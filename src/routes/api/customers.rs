@@ -45,19 +45,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[serde(deny_unknown_fields)]
 pub struct NewCustomerBody {
     /// Full name.
+    #[schema(example = "Ana Royo")]
     pub name: String,
     /// IANA zone (required): customer time is the truth.
+    #[schema(example = "Europe/Madrid")]
     pub time_zone: String,
     /// BCP 47, e.g. es-ES (default es-ES).
+    #[schema(example = "es-ES")]
     pub locale: Option<String>,
     /// Phone.
+    #[schema(example = "+34 976 555 000")]
     pub phone: Option<String>,
     /// Email.
+    #[schema(example = "ana.royo@example.com")]
     pub email: Option<String>,
     /// When contact is welcome: "mon-sat 09:00-21:00" or JSON (default from settings).
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = super::window_schema)]
     pub contact_window: Option<serde_json::Value>,
     /// phone, email, sms, whatsapp, social, chat, visit or letter.
+    #[schema(example = "phone")]
     pub preferred_channel: Option<String>,
     /// The shopkeeper (default: whoever makes the first promise).
     pub owner_agent_id: Option<String>,
@@ -70,6 +76,7 @@ pub struct NewCustomerBody {
     /// Hard block on calls.
     pub do_not_call: Option<bool>,
     /// Holiday calendar: ES, ES-CN, US.
+    #[schema(example = "ES")]
     pub region: Option<String>,
     /// Id in another system.
     pub external_ref: Option<String>,
@@ -82,17 +89,21 @@ pub struct CustomerPatchBody {
     /// Full name.
     pub name: Option<String>,
     /// IANA zone.
+    #[schema(example = "Atlantic/Canary")]
     pub time_zone: Option<String>,
     /// Locale.
+    #[schema(example = "es-ES")]
     pub locale: Option<String>,
     /// Phone.
     pub phone: Option<String>,
     /// Email.
+    #[schema(example = "ana.royo@example.com")]
     pub email: Option<String>,
     /// Contact window.
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = super::window_schema)]
     pub contact_window: Option<serde_json::Value>,
     /// Preferred channel.
+    #[schema(example = "whatsapp")]
     pub preferred_channel: Option<String>,
     /// Owner.
     pub owner_agent_id: Option<String>,
@@ -103,6 +114,7 @@ pub struct CustomerPatchBody {
     /// Do not call.
     pub do_not_call: Option<bool>,
     /// Region.
+    #[schema(example = "ES-CN")]
     pub region: Option<String>,
     /// External reference.
     pub external_ref: Option<String>,
@@ -673,12 +685,16 @@ pub async fn timeline(
 #[serde(deny_unknown_fields)]
 pub struct NewInteractionBody {
     /// phone, email, sms, whatsapp, social, chat, visit, letter.
+    #[schema(example = "phone")]
     pub channel: String,
     /// inbound | outbound.
+    #[schema(example = "outbound")]
     pub direction: String,
     /// reached, no_answer, voicemail, left_message, resolved, other.
+    #[schema(example = "reached")]
     pub outcome: String,
     /// What happened.
+    #[schema(example = "Called back; the router works again")]
     pub summary: String,
     /// RFC 3339 (default now; not in the future).
     pub occurred_at: Option<String>,

@@ -327,8 +327,8 @@ pub fn wants_csv(req: &HttpRequest) -> bool {
 /// Promise-keeping metrics for a period of customer-local due dates. `Accept: text/csv` answers CSV with the
 /// same numbers.
 #[utoipa::path(get, path = "/api/v1/metrics/promises", tag = "metrics", params(MetricsQuery),
-    responses((status = 200, body = MetricsReport, content_type = "application/json"),
-        (status = 200, body = String, content_type = "text/csv", description = "the same report as CSV"),
+    responses((status = 200, description = "the report; the same as CSV with `Accept: text/csv`",
+            content((MetricsReport = "application/json"), (String = "text/csv"))),
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn promises(

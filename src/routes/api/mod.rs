@@ -11,10 +11,12 @@ pub mod prompts;
 pub mod teams;
 pub mod webhooks;
 
+use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 use base64::Engine;
 use chrono::{DateTime, SecondsFormat, Utc};
+use futures_util::future::{ready, Either, FutureExt};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
@@ -31,6 +33,13 @@ use crate::startup::AppState;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
+            .wrap_fn(|req, srv| match nul_in_url(req.uri()) {
+                None => Either::Left(srv.call(req).map(|answer| answer.map(ServiceResponse::map_into_left_body))),
+                Some(refusal) => {
+                    let answer = req.into_response(refusal.error_response()).map_into_right_body();
+                    Either::Right(ready(Ok(answer)))
+                }
+            })
             .route("/openapi.json", web::get().to(openapi::document))
             .configure(teams::configure)
             .configure(prompts::configure)
@@ -41,6 +50,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(promises::configure)
             .configure(metrics::configure),
     );
+}
+
+/// The schema of a weekly window in a request body (a customer's contact window, an agent's shift): the text
+/// form `mon-sat 09:00-21:00` or the JSON form `{"mon": [["09:00", "17:00"]]}`; null or absent for the default.
+pub fn window_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::String))
+        .item(ObjectBuilder::new().schema_type(Type::Object))
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .description(Some(
+            "A weekly window: text (`mon-sat 09:00-21:00`) or JSON (`{\"mon\": [[\"09:00\", \"17:00\"]]}`); \
+             absent for the default from settings",
+        ))
+        .examples([serde_json::json!("mon-sat 09:00-21:00")])
+        .into()
 }
 
 /// A JSON request body, parsed with the path of the first bad field, plus the raw bytes (for idempotency).
@@ -97,9 +122,54 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
             deserializer
                 .end()
                 .map_err(|e| AppError::malformed("body", format!("the body has data after the JSON value: {e}")))?;
+            // A NUL can only come as the escape \u0000 (serde_json refuses raw control characters in strings), so
+            // the bytes are searched for it before the value is walked for the field that carries it.
+            if raw.windows(6).any(|w| w == b"\\u0000") {
+                let found = serde_json::from_slice::<serde_json::Value>(&raw).ok().and_then(|v| nul_field(&v, ""));
+                if let Some(field) = found {
+                    return Err(nul_error(if field.is_empty() { "body" } else { &field }, "the value"));
+                }
+            }
             Ok(Body { value, raw })
         })
     }
+}
+
+/// The path (`facts[2]`, `recurrence.cron`) of the first string or key holding a NUL character, if any.
+fn nul_field(value: &serde_json::Value, at: &str) -> Option<String> {
+    match value {
+        serde_json::Value::String(text) => text.contains('\0').then(|| at.to_string()),
+        serde_json::Value::Array(items) => {
+            items.iter().enumerate().find_map(|(i, item)| nul_field(item, &format!("{at}[{i}]")))
+        }
+        serde_json::Value::Object(members) => members.iter().find_map(|(key, member)| {
+            let name = key.replace('\0', "\\u0000");
+            let path = if at.is_empty() { name } else { format!("{at}.{name}") };
+            if key.contains('\0') {
+                Some(path)
+            } else {
+                nul_field(member, &path)
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// A 400 for a NUL character. PostgreSQL cannot store or even compare text holding one, and no field of this API
+/// has a use for it, so it is refused on every backend before it reaches the database.
+fn nul_error(field: &str, what: &str) -> AppError {
+    let message = format!("{what} of `{field}` contains a NUL character (\\u0000 or %00), which is not allowed");
+    AppError::BadRequest { detail: message.clone(), errors: vec![FieldError::new(field, "invalid_character", message)] }
+}
+
+/// Refuses a request whose path or query string carries a NUL character (`%00`), naming the query parameter.
+fn nul_in_url(uri: &actix_web::http::Uri) -> Option<AppError> {
+    if uri.path().contains("%00") {
+        return Some(nul_error("path", "the path"));
+    }
+    let pair = uri.query()?.split('&').find(|pair| pair.contains("%00"))?;
+    let name = pair.split('=').next().filter(|name| !name.is_empty() && !name.contains("%00")).unwrap_or("query");
+    Some(nul_error(name, "the query parameter"))
 }
 
 fn missing_field(message: &str) -> Option<String> {

@@ -51,6 +51,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[serde(deny_unknown_fields)]
 pub struct RecurrenceBody {
     /// 5-field cron (6/7 fields accepted), e.g. "0 10 * * mon-fri".
+    #[schema(example = "0 10 * * mon-fri")]
     pub cron: String,
     /// RFC 3339 instant after which it stops.
     pub until: Option<String>,
@@ -63,16 +64,21 @@ pub struct NewPromiseBody {
     /// The customer.
     pub customer_id: String,
     /// callback | deadline | update.
+    #[schema(example = "callback")]
     pub kind: String,
     /// What the customer was told, verbatim.
+    #[schema(example = "Te llamo el martes a las 10")]
     pub title: String,
     /// Internal details.
     pub details: Option<String>,
     /// Customer wall-clock time, "2026-03-29T02:30" (seconds optional).
+    #[schema(example = "2099-03-17T10:00")]
     pub due_local: Option<String>,
     /// IANA zone of due_local (default: the customer's).
+    #[schema(example = "Europe/Madrid")]
     pub time_zone: Option<String>,
     /// compatible (default) | earlier | later | reject.
+    #[schema(example = "compatible")]
     pub disambiguation: Option<String>,
     /// Deadline in days, ISO 8601 ("P15D").
     pub within: Option<String>,
@@ -81,8 +87,10 @@ pub struct NewPromiseBody {
     /// For `update` promises.
     pub recurrence: Option<RecurrenceBody>,
     /// Tolerance after due, ISO 8601 ("PT15M").
+    #[schema(example = "PT15M")]
     pub grace: Option<String>,
     /// Lead reminders, ISO 8601 (["PT10M", "P1D"]).
+    #[schema(example = json!(["PT10M", "P1D"]))]
     pub lead: Option<Vec<String>>,
     /// The customer asked for this exact time (allows times outside the contact window).
     pub customer_requested: Option<bool>,
@@ -97,6 +105,7 @@ pub struct NewPromiseBody {
 #[serde(deny_unknown_fields)]
 pub struct RescheduleBody {
     /// New customer wall-clock time.
+    #[schema(example = "2099-03-18T12:00")]
     pub due_local: Option<String>,
     /// IANA zone (default: the customer's).
     pub time_zone: Option<String>,
@@ -107,8 +116,10 @@ pub struct RescheduleBody {
     /// New deadline in business days, from now.
     pub within_business_days: Option<u32>,
     /// Why.
+    #[schema(example = "the customer asked for Wednesday")]
     pub reason: String,
     /// customer | agent.
+    #[schema(example = "customer")]
     pub initiated_by: String,
     /// Outside the contact window is allowed when the customer asked (default: true when initiated_by is customer).
     pub customer_requested: Option<bool>,
@@ -121,6 +132,7 @@ pub struct RescheduleBody {
 #[serde(deny_unknown_fields)]
 pub struct KeepBody {
     /// What was done (required without interaction_id).
+    #[schema(example = "Called; the router works again")]
     pub note: Option<String>,
     /// The interaction that is the evidence.
     pub interaction_id: Option<String>,
@@ -133,8 +145,10 @@ pub struct KeepBody {
 #[serde(deny_unknown_fields)]
 pub struct CancelBody {
     /// Why.
+    #[schema(example = "the customer no longer needs it")]
     pub reason: String,
     /// customer (cancelled) | agent (counts as broken).
+    #[schema(example = "customer")]
     pub initiated_by: String,
     /// The version read.
     pub version: Option<i32>,
@@ -147,6 +161,7 @@ pub struct HandoverBody {
     /// The new owner.
     pub to_agent_id: String,
     /// Context for the new owner.
+    #[schema(example = "She prefers mornings")]
     pub note: String,
     /// The version read.
     pub version: Option<i32>,
@@ -956,10 +971,13 @@ pub struct PreviewBody {
     /// The customer.
     pub customer_id: String,
     /// callback, deadline or update (default callback).
+    #[schema(example = "callback")]
     pub kind: Option<String>,
     /// Customer wall-clock due time.
+    #[schema(example = "2099-03-17T10:00")]
     pub due_local: Option<String>,
     /// IANA zone (default: the customer's).
+    #[schema(example = "Europe/Madrid")]
     pub time_zone: Option<String>,
     /// compatible | earlier | later | reject.
     pub disambiguation: Option<String>,

@@ -39,7 +39,7 @@ pub struct InboxQuery {
 #[utoipa::path(get, path = "/api/v1/agents/{id}/prompts", tag = "prompts",
     params(("id" = String, Path, description = "agent id or `me`"), InboxQuery),
     responses((status = 200, body = Vec<Object>), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem)),
+        (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn list(
     state: web::Data<AppState>,

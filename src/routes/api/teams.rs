@@ -25,6 +25,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[serde(deny_unknown_fields)]
 pub struct NewTeamBody {
     /// Unique name, e.g. "Zaragoza".
+    #[schema(example = "Zaragoza")]
     pub name: String,
 }
 

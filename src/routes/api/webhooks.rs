@@ -29,8 +29,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[serde(deny_unknown_fields)]
 pub struct NewSubscriptionBody {
     /// Where to POST events (http or https).
+    #[schema(example = "https://crm.example.com/hooks/tendero")]
     pub url: String,
     /// Event types; empty or absent means all.
+    #[schema(example = json!(["promise.created", "promise.kept"]))]
     pub events: Option<Vec<String>>,
 }
 
