@@ -24,11 +24,11 @@
 //!    not rebuild them again at start), timed. BENCH_REBUILD=1 times `rebuild` again on a reused file.
 //! 2. Times the report for the BENCH_PERIOD_DAYS (90) days before the build day with the library
 //!    (`routes::api::metrics::plan` + `run` on a read connection, as an admin) for several groupings, BENCH_RUNS
-//!    (30) times each after 2 warm-ups, and the two `repo::metrics::report` calls it makes, separately.
+//!    (30) times each after 2 warm-ups, and `repo::metrics::report` alone (one read; `run` folds the totals from it).
 //! 3. Times the same over HTTP against the release binary (`serve`, scheduler off) with an admin token, and
 //!    `GET /metrics` (Prometheus), which sums the rollups over all days. BENCH_HTTP=0 skips this. The dashboard
-//!    page runs three of these reports (agent, team, week); it is timed both ways too (over HTTP with a web
-//!    session).
+//!    page runs the agent, team and week reports from one read (`run_many`); it is timed both ways too (over
+//!    HTTP with a web session).
 //!
 //! Run with `cargo bench --bench metrics_report` (which also builds the release binary). A quick smoke run:
 //! `BENCH_PROMISES=20000 BENCH_CUSTOMERS=5000 cargo bench --bench metrics_report`.
@@ -71,7 +71,7 @@ use tendero::repo::promises::Promise;
 use tendero::repo::teams::{self, Team};
 use tendero::repo::{service_state, sessions, tokens};
 use tendero::routes::api::instant;
-use tendero::routes::api::metrics::{plan, run, MetricsQuery};
+use tendero::routes::api::metrics::{plan, run, run_many, MetricsQuery};
 use tendero::settings::{Settings, Tolerances};
 
 /// Bumped whenever the generated data changes, so an old file is not reused.
@@ -1311,11 +1311,8 @@ fn library(db: &Db, admin: &Caller, from: NaiveDate, to: NaiveDate, runs: usize,
     let dashboard: Vec<MetricsQuery> = ["agent", "team", "week"].iter().map(|g| query(from, to, g)).collect();
     let (ms, cpu_ms, rows) = time(runs, || {
         db.read_blocking(|conn| {
-            let mut rows = 0;
-            for q in &dashboard {
-                rows += run(conn, &plan(admin, q, now)?)?.rows.len();
-            }
-            Ok(rows)
+            let plans = dashboard.iter().map(|q| plan(admin, q, now)).collect::<Result<Vec<_>, _>>()?;
+            Ok(run_many(conn, &plans)?.iter().map(|r| r.rows.len()).sum::<usize>())
         })
         .expect("dashboard reports")
     });
@@ -1329,9 +1326,7 @@ fn library(db: &Db, admin: &Caller, from: NaiveDate, to: NaiveDate, runs: usize,
     report.extend(table_head());
     report.extend(whole.iter().map(Timing::line));
     report.push(String::new());
-    report.push(
-        "of which repo::metrics::report (run calls it for the grouping and again ungrouped for the totals):".into(),
-    );
+    report.push("of which repo::metrics::report (the grouping alone; run folds the totals from the same read):".into());
     report.extend(table_head());
     report.extend(parts.iter().map(Timing::line));
     let plan_lines: Vec<PlanLine> = db

@@ -334,3 +334,42 @@ diesel::table! {
         updated_at -> BigInt,
     }
 }
+
+diesel::table! {
+    metric_weeks (week, team_id, agent_id, kind) {
+        week -> Integer,
+        team_id -> Text,
+        agent_id -> Text,
+        kind -> Text,
+        pending -> BigInt,
+        missed_open -> BigInt,
+        kept_on_time -> BigInt,
+        kept_late -> BigInt,
+        broken -> BigInt,
+        cancelled -> BigInt,
+        renegotiated_by_customer -> BigInt,
+        renegotiated_by_agent -> BigInt,
+        handovers -> BigInt,
+    }
+}
+
+diesel::table! {
+    metric_lateness_weeks (week, team_id, agent_id, kind, minutes) {
+        week -> Integer,
+        team_id -> Text,
+        agent_id -> Text,
+        kind -> Text,
+        minutes -> BigInt,
+        count -> BigInt,
+    }
+}
+
+diesel::table! {
+    metric_contacts_weeks (week, team_id, agent_id) {
+        week -> Integer,
+        team_id -> Text,
+        agent_id -> Text,
+        outbound -> BigInt,
+        by_owner -> BigInt,
+    }
+}

@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use diesel::prelude::*;
 use serde_json::Value;
 
-use crate::db::schema::{interactions, metric_contacts, metric_days, metric_lateness, promise_events, promises};
+use crate::db::schema::{
+    interactions, metric_contacts, metric_contacts_weeks, metric_days, metric_lateness, metric_lateness_weeks,
+    metric_weeks, promise_events, promises,
+};
 use crate::db::DbConn;
 use crate::domain::metrics::{self, week_of, Counts, Delta, Facts, Key};
 use crate::repo::promises::Promise;
@@ -26,71 +29,87 @@ pub fn facts(p: &Promise) -> Facts<'_> {
     }
 }
 
-/// Adds deltas to the rollups: one upsert per row (`INSERT ... ON CONFLICT DO UPDATE`, on both backends), so
-/// concurrent writers on PostgreSQL add to the same row instead of racing to create it.
+const COUNTER_COLUMNS: &str = "pending, missed_open, kept_on_time, kept_late, broken, cancelled, \
+    renegotiated_by_customer, renegotiated_by_agent, handovers";
+
+/// An upsert into a rollup table that adds to the row when it exists. `keys` are the key columns before the
+/// values, `conflict` the primary key, `adds` the columns that are summed.
+fn upsert_sql(conn: &DbConn, table: &str, keys: &str, conflict: &str, adds: &str) -> String {
+    let b = conn.backend();
+    let columns = format!("{keys}, {adds}");
+    let markers: Vec<String> = (1..=columns.split(',').count()).map(|n| b.marker(n)).collect();
+    let sums: Vec<String> =
+        adds.split(',').map(str::trim).map(|c| format!("{c} = {table}.{c} + excluded.{c}")).collect();
+    format!(
+        "INSERT INTO {table} ({columns}) VALUES ({}) ON CONFLICT ({conflict}) DO UPDATE SET {}",
+        markers.join(", "),
+        sums.join(", ")
+    )
+}
+
+/// Binds a row's team, agent and kind, then the nine counters, to a rollup upsert whose period columns are bound.
+macro_rules! bind_counts {
+    ($query:expr, $k:expr, $c:expr) => {
+        $query
+            .bind::<Text, _>(&$k.team_id)
+            .bind::<Text, _>(&$k.agent_id)
+            .bind::<Text, _>(&$k.kind)
+            .bind::<BigInt, _>($c.pending)
+            .bind::<BigInt, _>($c.missed_open)
+            .bind::<BigInt, _>($c.kept_on_time)
+            .bind::<BigInt, _>($c.kept_late)
+            .bind::<BigInt, _>($c.broken)
+            .bind::<BigInt, _>($c.cancelled)
+            .bind::<BigInt, _>($c.renegotiated_by_customer)
+            .bind::<BigInt, _>($c.renegotiated_by_agent)
+            .bind::<BigInt, _>($c.handovers)
+    };
+}
+
+/// Adds deltas to the rollups, at both grains (the day and its week): one upsert per row (`INSERT ... ON CONFLICT
+/// DO UPDATE`, on both backends), so concurrent writers on PostgreSQL add to the same row instead of racing to
+/// create it.
 pub fn apply(conn: &mut DbConn, deltas: &[Delta]) -> QueryResult<()> {
     use diesel::sql_types::{BigInt, Integer, Text};
-    let b = conn.backend();
-    let m: Vec<String> = (1..=14).map(|n| b.marker(n)).collect();
+    let key = "team_id, agent_id, kind";
+    let days_sql =
+        upsert_sql(conn, "metric_days", &format!("day, week, {key}"), &format!("day, {key}"), COUNTER_COLUMNS);
+    let weeks_sql = upsert_sql(conn, "metric_weeks", &format!("week, {key}"), &format!("week, {key}"), COUNTER_COLUMNS);
+    let late_keys = format!("{key}, minutes");
+    let late_days_sql =
+        upsert_sql(conn, "metric_lateness", &format!("day, week, {late_keys}"), &format!("day, {late_keys}"), "count");
+    let late_weeks_sql = upsert_sql(
+        conn,
+        "metric_lateness_weeks",
+        &format!("week, {late_keys}"),
+        &format!("week, {late_keys}"),
+        "count",
+    );
     for d in deltas {
-        let k = &d.key;
+        let (k, week) = (&d.key, week_of(d.key.day));
         if !d.counts.is_zero() {
             let c = d.counts;
-            let sql = format!(
-                "INSERT INTO metric_days (day, week, team_id, agent_id, kind, pending, missed_open, kept_on_time, \
-                 kept_late, broken, cancelled, renegotiated_by_customer, renegotiated_by_agent, handovers) \
-                 VALUES ({}) ON CONFLICT (day, team_id, agent_id, kind) DO UPDATE SET \
-                 pending = metric_days.pending + excluded.pending, \
-                 missed_open = metric_days.missed_open + excluded.missed_open, \
-                 kept_on_time = metric_days.kept_on_time + excluded.kept_on_time, \
-                 kept_late = metric_days.kept_late + excluded.kept_late, \
-                 broken = metric_days.broken + excluded.broken, \
-                 cancelled = metric_days.cancelled + excluded.cancelled, \
-                 renegotiated_by_customer = metric_days.renegotiated_by_customer + excluded.renegotiated_by_customer, \
-                 renegotiated_by_agent = metric_days.renegotiated_by_agent + excluded.renegotiated_by_agent, \
-                 handovers = metric_days.handovers + excluded.handovers",
-                m.join(", ")
-            );
-            diesel::sql_query(sql)
-                .bind::<Integer, _>(k.day)
-                .bind::<Integer, _>(week_of(k.day))
-                .bind::<Text, _>(&k.team_id)
-                .bind::<Text, _>(&k.agent_id)
-                .bind::<Text, _>(&k.kind)
-                .bind::<BigInt, _>(c.pending)
-                .bind::<BigInt, _>(c.missed_open)
-                .bind::<BigInt, _>(c.kept_on_time)
-                .bind::<BigInt, _>(c.kept_late)
-                .bind::<BigInt, _>(c.broken)
-                .bind::<BigInt, _>(c.cancelled)
-                .bind::<BigInt, _>(c.renegotiated_by_customer)
-                .bind::<BigInt, _>(c.renegotiated_by_agent)
-                .bind::<BigInt, _>(c.handovers)
+            bind_counts!(diesel::sql_query(&days_sql).bind::<Integer, _>(k.day).bind::<Integer, _>(week), k, c)
                 .execute(conn)?;
+            bind_counts!(diesel::sql_query(&weeks_sql).bind::<Integer, _>(week), k, c).execute(conn)?;
         }
         if let Some((minutes, n)) = d.lateness {
-            let sql = format!(
-                "INSERT INTO metric_lateness (day, week, team_id, agent_id, kind, minutes, count) VALUES ({}) \
-                 ON CONFLICT (day, team_id, agent_id, kind, minutes) DO UPDATE SET \
-                 count = metric_lateness.count + excluded.count",
-                m[..7].join(", ")
-            );
-            diesel::sql_query(sql)
-                .bind::<Integer, _>(k.day)
-                .bind::<Integer, _>(week_of(k.day))
-                .bind::<Text, _>(&k.team_id)
-                .bind::<Text, _>(&k.agent_id)
-                .bind::<Text, _>(&k.kind)
-                .bind::<BigInt, _>(minutes)
-                .bind::<BigInt, _>(n)
+            macro_rules! bind_late {
+                ($query:expr) => {
+                    $query
+                        .bind::<Text, _>(&k.team_id)
+                        .bind::<Text, _>(&k.agent_id)
+                        .bind::<Text, _>(&k.kind)
+                        .bind::<BigInt, _>(minutes)
+                        .bind::<BigInt, _>(n)
+                };
+            }
+            bind_late!(diesel::sql_query(&late_days_sql).bind::<Integer, _>(k.day).bind::<Integer, _>(week))
                 .execute(conn)?;
+            bind_late!(diesel::sql_query(&late_weeks_sql).bind::<Integer, _>(week)).execute(conn)?;
         }
     }
     Ok(())
-}
-
-fn insert_day(conn: &mut DbConn, k: &Key, c: &Counts) -> QueryResult<()> {
-    apply(conn, &[Delta { key: k.clone(), counts: *c, lateness: None }])
 }
 
 /// One outbound contact: counted for the customer's owner (and team) on the customer-local date.
@@ -100,27 +119,34 @@ pub fn add_contact(conn: &mut DbConn, day: i32, team_id: &str, owner_id: &str, b
 
 fn add_contacts(conn: &mut DbConn, day: i32, team: &str, owner: &str, outbound: i64, by: i64) -> QueryResult<()> {
     use diesel::sql_types::{BigInt, Integer, Text};
-    let b = conn.backend();
-    let m: Vec<String> = (1..=6).map(|n| b.marker(n)).collect();
-    let sql = format!(
-        "INSERT INTO metric_contacts (day, week, team_id, agent_id, outbound, by_owner) VALUES ({}) \
-         ON CONFLICT (day, team_id, agent_id) DO UPDATE SET \
-         outbound = metric_contacts.outbound + excluded.outbound, by_owner = metric_contacts.by_owner + excluded.by_owner",
-        m.join(", ")
+    let days_sql = upsert_sql(
+        conn,
+        "metric_contacts",
+        "day, week, team_id, agent_id",
+        "day, team_id, agent_id",
+        "outbound, by_owner",
     );
-    diesel::sql_query(sql)
-        .bind::<Integer, _>(day)
-        .bind::<Integer, _>(week_of(day))
-        .bind::<Text, _>(team)
-        .bind::<Text, _>(owner)
-        .bind::<BigInt, _>(outbound)
-        .bind::<BigInt, _>(by)
-        .execute(conn)?;
+    let weeks_sql = upsert_sql(
+        conn,
+        "metric_contacts_weeks",
+        "week, team_id, agent_id",
+        "week, team_id, agent_id",
+        "outbound, by_owner",
+    );
+    macro_rules! bind_contacts {
+        ($query:expr) => {
+            $query.bind::<Text, _>(team).bind::<Text, _>(owner).bind::<BigInt, _>(outbound).bind::<BigInt, _>(by)
+        };
+    }
+    let week = week_of(day);
+    bind_contacts!(diesel::sql_query(days_sql).bind::<Integer, _>(day).bind::<Integer, _>(week)).execute(conn)?;
+    bind_contacts!(diesel::sql_query(weeks_sql).bind::<Integer, _>(week)).execute(conn)?;
     Ok(())
 }
 
 /// All rollups in a comparable form: counters per key, late keeps per (key, minutes), contacts per
-/// (day, team, owner). Zero entries are left out.
+/// (day, team, owner), and the same three at the week grain (keyed by the week's Monday in place of the day).
+/// Zero entries are left out.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Rollups {
     /// metric_days.
@@ -129,6 +155,12 @@ pub struct Rollups {
     pub lateness: BTreeMap<(Key, i64), i64>,
     /// metric_contacts: (outbound, by_owner).
     pub contacts: BTreeMap<(i32, String, String), (i64, i64)>,
+    /// metric_weeks.
+    pub weeks: BTreeMap<Key, Counts>,
+    /// metric_lateness_weeks.
+    pub lateness_weeks: BTreeMap<(Key, i64), i64>,
+    /// metric_contacts_weeks.
+    pub contacts_weeks: BTreeMap<(i32, String, String), (i64, i64)>,
 }
 
 impl Rollups {
@@ -139,10 +171,30 @@ impl Rollups {
         }
     }
 
+    /// The week grain summed from the day grain: what the week tables must hold.
+    fn with_weeks(mut self) -> Self {
+        let week = |k: &Key| Key { day: week_of(k.day), ..k.clone() };
+        for (k, c) in &self.days {
+            *self.weeks.entry(week(k)).or_default() += *c;
+        }
+        for ((k, m), n) in &self.lateness {
+            *self.lateness_weeks.entry((week(k), *m)).or_default() += n;
+        }
+        for ((day, team, agent), (o, b)) in &self.contacts {
+            let entry = self.contacts_weeks.entry((week_of(*day), team.clone(), agent.clone())).or_default();
+            entry.0 += o;
+            entry.1 += b;
+        }
+        self
+    }
+
     fn without_zeros(mut self) -> Self {
         self.days.retain(|_, c| !c.is_zero());
         self.lateness.retain(|_, n| *n != 0);
         self.contacts.retain(|_, (o, b)| *o != 0 || *b != 0);
+        self.weeks.retain(|_, c| !c.is_zero());
+        self.lateness_weeks.retain(|_, n| *n != 0);
+        self.contacts_weeks.retain(|_, (o, b)| *o != 0 || *b != 0);
         self
     }
 }
@@ -172,19 +224,9 @@ pub fn stored(conn: &mut DbConn) -> QueryResult<Rollups> {
             metric_days::handovers,
         ))
         .load(conn)?;
-    for (day, team_id, agent_id, kind, p, mo, kot, kl, b, c, rc, ra, h) in rows {
-        let counts = Counts {
-            pending: p,
-            missed_open: mo,
-            kept_on_time: kot,
-            kept_late: kl,
-            broken: b,
-            cancelled: c,
-            renegotiated_by_customer: rc,
-            renegotiated_by_agent: ra,
-            handovers: h,
-        };
-        out.days.insert(Key { day, team_id, agent_id, kind }, counts);
+    for row in rows {
+        let (key, counts) = day_row(row);
+        out.days.insert(key, counts);
     }
     let late: Vec<(i32, String, String, String, i64, i64)> = metric_lateness::table
         .select((
@@ -211,7 +253,69 @@ pub fn stored(conn: &mut DbConn) -> QueryResult<Rollups> {
     for (day, team, agent, o, b) in contacts {
         out.contacts.insert((day, team, agent), (o, b));
     }
+    let weeks: Vec<DayRow> = metric_weeks::table
+        .select((
+            metric_weeks::week,
+            metric_weeks::team_id,
+            metric_weeks::agent_id,
+            metric_weeks::kind,
+            metric_weeks::pending,
+            metric_weeks::missed_open,
+            metric_weeks::kept_on_time,
+            metric_weeks::kept_late,
+            metric_weeks::broken,
+            metric_weeks::cancelled,
+            metric_weeks::renegotiated_by_customer,
+            metric_weeks::renegotiated_by_agent,
+            metric_weeks::handovers,
+        ))
+        .load(conn)?;
+    for row in weeks {
+        let (key, counts) = day_row(row);
+        out.weeks.insert(key, counts);
+    }
+    let late: Vec<(i32, String, String, String, i64, i64)> = metric_lateness_weeks::table
+        .select((
+            metric_lateness_weeks::week,
+            metric_lateness_weeks::team_id,
+            metric_lateness_weeks::agent_id,
+            metric_lateness_weeks::kind,
+            metric_lateness_weeks::minutes,
+            metric_lateness_weeks::count,
+        ))
+        .load(conn)?;
+    for (day, team_id, agent_id, kind, minutes, n) in late {
+        out.lateness_weeks.insert((Key { day, team_id, agent_id, kind }, minutes), n);
+    }
+    let contacts: Vec<(i32, String, String, i64, i64)> = metric_contacts_weeks::table
+        .select((
+            metric_contacts_weeks::week,
+            metric_contacts_weeks::team_id,
+            metric_contacts_weeks::agent_id,
+            metric_contacts_weeks::outbound,
+            metric_contacts_weeks::by_owner,
+        ))
+        .load(conn)?;
+    for (week, team, agent, o, b) in contacts {
+        out.contacts_weeks.insert((week, team, agent), (o, b));
+    }
     Ok(out.without_zeros())
+}
+
+/// A counters row of metric_days or metric_weeks as its key and counts.
+fn day_row((day, team_id, agent_id, kind, p, mo, kot, kl, b, c, rc, ra, h): DayRow) -> (Key, Counts) {
+    let counts = Counts {
+        pending: p,
+        missed_open: mo,
+        kept_on_time: kot,
+        kept_late: kl,
+        broken: b,
+        cancelled: c,
+        renegotiated_by_customer: rc,
+        renegotiated_by_agent: ra,
+        handovers: h,
+    };
+    (Key { day, team_id, agent_id, kind }, counts)
 }
 
 /// The rollups recomputed from scratch: every promise row's current obligation, every ledger event's effects,
@@ -277,25 +381,31 @@ pub fn recompute(conn: &mut DbConn) -> QueryResult<Rollups> {
             entry.1 += i64::from(agent.as_deref() == Some(owner.as_str()));
         }
     }
-    Ok(out.without_zeros())
+    Ok(out.with_weeks().without_zeros())
 }
 
 /// Replaces the stored rollups with a recomputation (after a restore, or when upgrading a database that was
 /// written before the rollups existed).
 pub fn rebuild(conn: &mut DbConn) -> QueryResult<()> {
     let fresh = recompute(conn)?;
-    diesel::delete(metric_days::table).execute(conn)?;
-    diesel::delete(metric_lateness::table).execute(conn)?;
-    diesel::delete(metric_contacts::table).execute(conn)?;
-    for (key, counts) in fresh.days {
-        insert_day(conn, &key, &counts)?;
+    for table in [
+        "metric_days",
+        "metric_lateness",
+        "metric_contacts",
+        "metric_weeks",
+        "metric_lateness_weeks",
+        "metric_contacts_weeks",
+    ] {
+        diesel::sql_query(format!("DELETE FROM {table}")).execute(conn)?;
     }
-    let late: Vec<Delta> = fresh
-        .lateness
-        .into_iter()
-        .map(|((key, m), n)| Delta { key, counts: Counts::default(), lateness: Some((m, n)) })
-        .collect();
-    apply(conn, &late)?;
+    // `apply` and `add_contacts` write both grains, so the day rows alone rebuild the week tables too.
+    let days = fresh.days.into_iter().map(|(key, counts)| Delta { key, counts, lateness: None });
+    let late = fresh.lateness.into_iter().map(|((key, m), n)| Delta {
+        key,
+        counts: Counts::default(),
+        lateness: Some((m, n)),
+    });
+    apply(conn, &days.chain(late).collect::<Vec<_>>())?;
     for ((day, team, agent), (o, b)) in fresh.contacts {
         add_contacts(conn, day, &team, &agent, o, b)?;
     }
@@ -399,16 +509,70 @@ fn marker(conn: &DbConn, n: usize) -> String {
     conn.backend().marker(n)
 }
 
-/// Runs one grouped query over a rollup table. `sums` are aggregate expressions (up to nine, padded with 0).
+/// A rollup at its two grains: the daily table and the weekly one, the columns a report reads from both (after
+/// `week`), and whether it has a kind.
+struct Rollup {
+    days: &'static str,
+    weeks: &'static str,
+    columns: &'static str,
+    has_kind: bool,
+}
+
+const COUNTS: Rollup = Rollup {
+    days: "metric_days",
+    weeks: "metric_weeks",
+    columns: "team_id, agent_id, kind, pending, missed_open, kept_on_time, kept_late, broken, cancelled, \
+              renegotiated_by_customer, renegotiated_by_agent, handovers",
+    has_kind: true,
+};
+const LATENESS: Rollup = Rollup {
+    days: "metric_lateness",
+    weeks: "metric_lateness_weeks",
+    columns: "team_id, agent_id, kind, minutes, count",
+    has_kind: true,
+};
+const CONTACTS: Rollup = Rollup {
+    days: "metric_contacts",
+    weeks: "metric_contacts_weeks",
+    columns: "team_id, agent_id, outbound, by_owner",
+    has_kind: false,
+};
+
+/// How a period of days is read: the whole weeks inside it from the weekly tables, the days before the first
+/// Monday and from the last Monday on from the daily ones. All ranges are `[start, end)` day numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Span {
+    head: (i64, i64),
+    weeks: (i64, i64),
+    tail: (i64, i64),
+}
+
+impl Span {
+    fn of(from: i32, to: i32) -> Span {
+        let (from, to) = (i64::from(from), i64::from(to));
+        let monday_on_or_before = |d: i64| d - (d + 3).rem_euclid(7);
+        let first = monday_on_or_before(from + 6);
+        let last = monday_on_or_before(to);
+        if first < last {
+            Span { head: (from, first), weeks: (first, last), tail: (last, to) }
+        } else {
+            Span { head: (from, to), weeks: (0, 0), tail: (0, 0) }
+        }
+    }
+}
+
+/// Runs one grouped query over a rollup at both grains. `sums` are aggregate expressions (up to nine, padded
+/// with 0). The period's day numbers are written into the statement (they are integers this code computed); the
+/// filters are bound.
 fn grouped(
     conn: &mut DbConn,
-    table: &str,
+    rollup: &Rollup,
     by: Grouping,
     sel: &Selection,
     sums: &[&str],
     extra_group: Option<&str>,
-    has_kind: bool,
 ) -> QueryResult<Vec<SumRow>> {
+    let has_kind = rollup.has_kind;
     let col = |on: bool, expr: &str, blank: &str, alias: &str| {
         if on {
             format!("{expr} AS {alias}")
@@ -443,28 +607,31 @@ fn grouped(
         group.push("week");
     }
     group.extend(extra_group);
-    let m: Vec<String> = (1..=8).map(|n| marker(conn, n)).collect();
-    let kind_filter = if has_kind { format!(" AND ({} = '' OR kind = {})", m[6], m[7]) } else { String::new() };
+    let span = Span::of(sel.from_day, sel.to_day);
+    let (Rollup { days, weeks, columns, .. }, (h0, h1), (w0, w1), (t0, t1)) =
+        (rollup, span.head, span.weeks, span.tail);
+    let m: Vec<String> = (1..=6).map(|n| marker(conn, n)).collect();
+    let kind_filter = if has_kind { format!(" AND ({} = '' OR kind = {})", m[4], m[5]) } else { String::new() };
+    // The union feeds one GROUP BY; each branch is a range scan of its table's primary key.
     let mut sql = format!(
-        "SELECT {} FROM {table} WHERE day >= {} AND day < {} AND ({} = '' OR team_id = {}) AND ({} = '' OR agent_id = {}){kind_filter}",
+        "SELECT {} FROM (\
+         SELECT week, {columns} FROM {days} WHERE (day >= {h0} AND day < {h1}) OR (day >= {t0} AND day < {t1}) \
+         UNION ALL SELECT week, {columns} FROM {weeks} WHERE week >= {w0} AND week < {w1}\
+         ) AS r WHERE ({} = '' OR team_id = {}) AND ({} = '' OR agent_id = {}){kind_filter}",
         select.join(", "),
         m[0],
         m[1],
         m[2],
         m[3],
-        m[4],
-        m[5],
     );
     if !group.is_empty() {
         sql.push_str(&format!(" GROUP BY {}", group.join(", ")));
     }
-    use diesel::sql_types::{Integer, Text};
+    use diesel::sql_types::Text;
     let team = sel.team_id.clone().unwrap_or_default();
     let agent = sel.agent_id.clone().unwrap_or_default();
     let kind = sel.kind.clone().unwrap_or_default();
     let query = diesel::sql_query(sql)
-        .bind::<Integer, _>(sel.from_day)
-        .bind::<Integer, _>(sel.to_day)
         .bind::<Text, _>(team.clone())
         .bind::<Text, _>(team)
         .bind::<Text, _>(agent.clone())
@@ -478,7 +645,23 @@ fn grouped(
 
 /// Sums the rollups of a selection into groups.
 pub fn report(conn: &mut DbConn, by: Grouping, sel: &Selection) -> QueryResult<BTreeMap<GroupKey, GroupTotals>> {
-    let mut out: BTreeMap<GroupKey, GroupTotals> = BTreeMap::new();
+    Ok(report_many(conn, &[by], sel)?.pop().unwrap_or_default())
+}
+
+/// Sums the rollups of one selection into several groupings at once (a report and its totals, the dashboard's
+/// agent, team and week views): the period is read once, at the finest grouping asked for, and folded into each.
+pub fn report_many(
+    conn: &mut DbConn,
+    groupings: &[Grouping],
+    sel: &Selection,
+) -> QueryResult<Vec<BTreeMap<GroupKey, GroupTotals>>> {
+    let finest = groupings.iter().fold(Grouping::default(), |a, g| Grouping {
+        agent: a.agent || g.agent,
+        team: a.team || g.team,
+        kind: a.kind || g.kind,
+        week: a.week || g.week,
+    });
+    let mut out: Vec<BTreeMap<GroupKey, GroupTotals>> = vec![BTreeMap::new(); groupings.len()];
     let sums = [
         "SUM(pending)",
         "SUM(missed_open)",
@@ -490,7 +673,7 @@ pub fn report(conn: &mut DbConn, by: Grouping, sel: &Selection) -> QueryResult<B
         "SUM(renegotiated_by_agent)",
         "SUM(handovers)",
     ];
-    for r in grouped(conn, "metric_days", by, sel, &sums, None, true)? {
+    for r in grouped(conn, &COUNTS, finest, sel, &sums, None)? {
         let counts = Counts {
             pending: r.a,
             missed_open: r.b,
@@ -502,25 +685,48 @@ pub fn report(conn: &mut DbConn, by: Grouping, sel: &Selection) -> QueryResult<B
             renegotiated_by_agent: r.h,
             handovers: r.i,
         };
-        out.entry(r.key(by)).or_default().counts = counts;
+        for (target, by) in out.iter_mut().zip(groupings) {
+            target.entry(r.key(*by)).or_default().counts += counts;
+        }
     }
-    for r in grouped(conn, "metric_lateness", by, sel, &["MIN(minutes)", "SUM(count)"], Some("minutes"), true)? {
-        out.entry(r.key(by)).or_default().lateness.push((r.a, r.b));
+    // Late keeps come per (group, minutes); several fine groups fold into one histogram per coarse group.
+    let mut late: Vec<BTreeMap<GroupKey, BTreeMap<i64, i64>>> = vec![BTreeMap::new(); groupings.len()];
+    for r in grouped(conn, &LATENESS, finest, sel, &["MIN(minutes)", "SUM(count)"], Some("minutes"))? {
+        for (target, by) in late.iter_mut().zip(groupings) {
+            *target.entry(r.key(*by)).or_default().entry(r.a).or_default() += r.b;
+        }
+    }
+    for (target, histograms) in out.iter_mut().zip(late) {
+        for (key, histogram) in histograms {
+            target.entry(key).or_default().lateness = histogram.into_iter().filter(|(_, n)| *n != 0).collect();
+        }
     }
     // Contacts have no kind: continuity is only defined when the report is neither grouped nor filtered by kind.
-    if !by.kind && sel.kind.is_none() {
-        for r in grouped(conn, "metric_contacts", by, sel, &["SUM(outbound)", "SUM(by_owner)"], None, false)? {
-            out.entry(r.key(by)).or_default().contacts = Some((r.a, r.b));
+    let with_contacts: Vec<bool> = groupings.iter().map(|by| !by.kind && sel.kind.is_none()).collect();
+    if with_contacts.iter().any(|&on| on) {
+        for r in grouped(conn, &CONTACTS, finest, sel, &["SUM(outbound)", "SUM(by_owner)"], None)? {
+            for ((target, by), on) in out.iter_mut().zip(groupings).zip(&with_contacts) {
+                if *on {
+                    let (o, b) = target.entry(r.key(*by)).or_default().contacts.get_or_insert((0, 0));
+                    *o += r.a;
+                    *b += r.b;
+                }
+            }
         }
-        for totals in out.values_mut() {
-            totals.contacts.get_or_insert((0, 0));
+        for (target, on) in out.iter_mut().zip(&with_contacts) {
+            if *on {
+                for totals in target.values_mut() {
+                    totals.contacts.get_or_insert((0, 0));
+                }
+            }
         }
     }
     Ok(out)
 }
 
 /// Current totals per (team, kind) over all days, for Prometheus: open (pending + missed_open), overdue
-/// (missed_open), kept (on time + late) and broken.
+/// (missed_open), kept (on time + late) and broken. All of history is whole weeks, so this reads the weekly
+/// table only.
 pub fn totals_by_team_kind(conn: &mut DbConn) -> QueryResult<Vec<(String, String, Counts)>> {
     let by = Grouping { team: true, kind: true, ..Default::default() };
     let sel = Selection { from_day: i32::MIN, to_day: i32::MAX, ..Default::default() };
@@ -542,4 +748,27 @@ pub fn ensure_current(conn: &mut DbConn, now_ms: i64) -> QueryResult<bool> {
     rebuild(conn)?;
     crate::repo::service_state::set(conn, "metric_rollups", ROLLUPS_VERSION, now_ms)?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Span;
+
+    #[test]
+    fn a_period_reads_whole_weeks_and_the_days_around_them() {
+        // 2026-11-04 is day 20,761, a Wednesday; 2026-11-09 (day 20,766) and 2026-11-30 (20,787) are Mondays.
+        let span = Span::of(20_761, 20_790);
+        assert_eq!(span, Span { head: (20_761, 20_766), weeks: (20_766, 20_787), tail: (20_787, 20_790) });
+        // Starting on a Monday: no head days.
+        assert_eq!(
+            Span::of(20_766, 20_780),
+            Span { head: (20_766, 20_766), weeks: (20_766, 20_780), tail: (20_780, 20_780) }
+        );
+        // Less than a whole week: days only.
+        assert_eq!(Span::of(20_761, 20_767), Span { head: (20_761, 20_767), weeks: (0, 0), tail: (0, 0) });
+        // All of time: weeks only, with no overflow at the ends.
+        let all = Span::of(i32::MIN, i32::MAX);
+        assert!(all.head.1 - all.head.0 < 7 && all.tail.1 - all.tail.0 < 7);
+        assert!(all.weeks.0 < 0 && all.weeks.1 > 20_000);
+    }
 }

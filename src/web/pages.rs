@@ -604,10 +604,7 @@ pub async fn dashboard(
             api_metrics::plan(&user.caller, &query, now)
         };
         let plans = [by("agent")?, by("team")?, by("week")?];
-        let reports = state
-            .db
-            .read(move |conn| plans.iter().map(|p| api_metrics::run(conn, p)).collect::<Result<Vec<_>, _>>())
-            .await?;
+        let reports = state.db.read(move |conn| api_metrics::run_many(conn, &plans)).await?;
         let list = |status: &str| api_promises::PromiseListQuery {
             owner: None,
             customer: None,

@@ -9,7 +9,8 @@ use chrono::{DateTime, Duration, Utc};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use tendero::repo::metrics::{recompute, stored, Rollups};
+use tendero::domain::metrics::{week_of, Counts};
+use tendero::repo::metrics::{self as rollup_tables, recompute, stored, GroupKey, Grouping, Rollups, Selection};
 
 use crate::helpers::{at, customer, spawn_app_at, zaragoza, TestApp, Zaragoza};
 
@@ -168,6 +169,24 @@ fn rollup_diff(stored: &Rollups, fresh: &Rollups) -> String {
         let (a, b) = (stored.contacts.get(key), fresh.contacts.get(key));
         if a != b {
             let _ = writeln!(out, "  contacts {key:?}: stored {a:?}, recomputed {b:?}");
+        }
+    }
+    for key in stored.weeks.keys().chain(fresh.weeks.keys()).collect::<BTreeSet<_>>() {
+        let (a, b) = (stored.weeks.get(key), fresh.weeks.get(key));
+        if a != b {
+            let _ = writeln!(out, "  weeks {key:?}:\n    stored     {a:?}\n    recomputed {b:?}");
+        }
+    }
+    for key in stored.lateness_weeks.keys().chain(fresh.lateness_weeks.keys()).collect::<BTreeSet<_>>() {
+        let (a, b) = (stored.lateness_weeks.get(key), fresh.lateness_weeks.get(key));
+        if a != b {
+            let _ = writeln!(out, "  lateness_weeks {key:?}: stored {a:?}, recomputed {b:?}");
+        }
+    }
+    for key in stored.contacts_weeks.keys().chain(fresh.contacts_weeks.keys()).collect::<BTreeSet<_>>() {
+        let (a, b) = (stored.contacts_weeks.get(key), fresh.contacts_weeks.get(key));
+        if a != b {
+            let _ = writeln!(out, "  contacts_weeks {key:?}: stored {a:?}, recomputed {b:?}");
         }
     }
     out
@@ -1296,6 +1315,7 @@ async fn rollups_equal_a_full_recomputation_after_random_operations() {
         "seed {seed:#x}, at the end: the stored rollups differ from a recomputation:\n{}",
         rollup_diff(&kept, &fresh)
     );
+    assert_reports_match_day_sums(&app, &kept, &mut rng);
     // The run did exercise the API: promises made and changed, refusals along the way.
     println!("seed {seed:#x}: {} promises, answers {answered:?}", promises.len());
     assert!(promises.len() >= 20, "{answered:?}");
@@ -1389,4 +1409,77 @@ async fn rollups_equal_a_full_recomputation_after_random_operations() {
         (whole["outbound_contacts"].as_i64(), whole["outbound_by_owner"].as_i64()),
         (Some(contacts.0), Some(contacts.1))
     );
+}
+
+/// Reports read the whole weeks of a period from the weekly tables and the days around them from the daily ones.
+/// Over random periods (most not starting on a Monday) and several groupings, they equal the sums of the stored
+/// day rows alone.
+fn assert_reports_match_day_sums(app: &TestApp, kept: &Rollups, rng: &mut Rng) {
+    let first = kept.days.keys().map(|k| k.day).min().expect("day rows");
+    let last = kept.days.keys().map(|k| k.day).max().expect("day rows");
+    let groupings = [
+        Grouping::default(),
+        Grouping { agent: true, week: true, ..Default::default() },
+        Grouping { team: true, kind: true, ..Default::default() },
+    ];
+    let mut periods = vec![(first - 3, last + 3), (i32::MIN, i32::MAX)];
+    for _ in 0..12 {
+        let from = first - 3 + rng.below((last - first + 6) as u64) as i32;
+        periods.push((from, from + 1 + rng.below(30) as i32));
+    }
+    let mut compared_weeks = 0;
+    for (from, to) in periods {
+        for by in groupings {
+            let key = |k: &tendero::domain::metrics::Key| GroupKey {
+                agent_id: by.agent.then(|| k.agent_id.clone()),
+                team_id: by.team.then(|| k.team_id.clone()),
+                kind: by.kind.then(|| k.kind.clone()),
+                week: by.week.then(|| week_of(k.day)),
+            };
+            let inside = |day: i32| from <= day && day < to;
+            let mut counts: BTreeMap<GroupKey, Counts> = BTreeMap::new();
+            for (k, c) in kept.days.iter().filter(|(k, _)| inside(k.day)) {
+                *counts.entry(key(k)).or_default() += *c;
+            }
+            let mut late: BTreeMap<GroupKey, BTreeMap<i64, i64>> = BTreeMap::new();
+            for ((k, minutes), n) in kept.lateness.iter().filter(|((k, _), _)| inside(k.day)) {
+                *late.entry(key(k)).or_default().entry(*minutes).or_default() += n;
+            }
+            let mut contacts: BTreeMap<GroupKey, (i64, i64)> = BTreeMap::new();
+            for ((day, team, agent), (o, b)) in kept.contacts.iter().filter(|((day, _, _), _)| inside(*day)) {
+                let k = GroupKey {
+                    agent_id: by.agent.then(|| agent.clone()),
+                    team_id: by.team.then(|| team.clone()),
+                    kind: None,
+                    week: by.week.then(|| week_of(*day)),
+                };
+                let entry = contacts.entry(k).or_default();
+                entry.0 += o;
+                entry.1 += b;
+            }
+            let sel = Selection { from_day: from, to_day: to, ..Default::default() };
+            let got = app.db.read_blocking(move |conn| Ok(rollup_tables::report(conn, by, &sel)?)).expect("report");
+            let what = format!("days [{from}, {to}) grouped by {by:?}");
+            let got_counts: BTreeMap<GroupKey, Counts> =
+                got.iter().map(|(k, t)| (k.clone(), t.counts)).filter(|(_, c)| !c.is_zero()).collect();
+            counts.retain(|_, c| !c.is_zero());
+            assert_eq!(got_counts, counts, "{what}: counters");
+            let got_late: BTreeMap<GroupKey, BTreeMap<i64, i64>> = got
+                .iter()
+                .filter(|(_, t)| !t.lateness.is_empty())
+                .map(|(k, t)| (k.clone(), t.lateness.iter().copied().collect()))
+                .collect();
+            assert_eq!(got_late, late, "{what}: lateness");
+            if !by.kind {
+                let got_contacts: BTreeMap<GroupKey, (i64, i64)> = got
+                    .iter()
+                    .filter_map(|(k, t)| t.contacts.filter(|c| *c != (0, 0)).map(|c| (k.clone(), c)))
+                    .collect();
+                contacts.retain(|_, c| *c != (0, 0));
+                assert_eq!(got_contacts, contacts, "{what}: contacts");
+            }
+            compared_weeks += usize::from(i64::from(to) - i64::from(from) >= 7);
+        }
+    }
+    assert!(compared_weeks > 0, "some periods span whole weeks");
 }

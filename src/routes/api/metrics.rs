@@ -1,7 +1,7 @@
 //! `GET /api/v1/metrics/promises`: promise-keeping figures (DESIGN.md section 10) for a period of customer-local
 //! due dates, grouped and filtered, as JSON or CSV. The dashboard renders the same report.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -182,22 +182,56 @@ pub fn plan(caller: &Caller, q: &MetricsQuery, now: DateTime<Utc>) -> Result<Pla
 
 /// Runs a planned report.
 pub fn run(conn: &mut DbConn, plan: &Plan) -> Result<MetricsReport, AppError> {
-    let groups = rollups::report(conn, plan.grouping, &plan.selection)?;
-    let totals = rollups::report(conn, Grouping::default(), &plan.selection)?;
+    Ok(run_many(conn, std::slice::from_ref(plan))?.remove(0))
+}
+
+/// Runs several plans over the same period and filters (the dashboard's views), reading the rollups once.
+/// Plans whose selection differs from the first one's are refused: they cannot share the read.
+pub fn run_many(conn: &mut DbConn, plans: &[Plan]) -> Result<Vec<MetricsReport>, AppError> {
+    let Some(first) = plans.first() else { return Ok(Vec::new()) };
+    let sel = &first.selection;
+    let same = |p: &Plan| {
+        let s = &p.selection;
+        (s.from_day, s.to_day, &s.team_id, &s.agent_id, &s.kind)
+            == (sel.from_day, sel.to_day, &sel.team_id, &sel.agent_id, &sel.kind)
+    };
+    if !plans.iter().all(same) {
+        return Err(AppError::Internal(anyhow::anyhow!(
+            "metrics reports run together must share their period and filters"
+        )));
+    }
+    // The totals are one more grouping (none) folded from the same read.
+    let mut groupings: Vec<Grouping> = plans.iter().map(|p| p.grouping).collect();
+    groupings.push(Grouping::default());
+    let mut results = rollups::report_many(conn, &groupings, sel)?;
+    let totals = results.pop().unwrap_or_default();
     let total = totals.get(&GroupKey::default()).cloned().unwrap_or_else(|| rollups::GroupTotals {
-        contacts: (plan.selection.kind.is_none()).then_some((0, 0)),
+        contacts: sel.kind.is_none().then_some((0, 0)),
         ..Default::default()
     });
-    let agent_names: HashMap<String, String> = if plan.grouping.agent {
+    let any_agent = plans.iter().any(|p| p.grouping.agent);
+    let any_team = plans.iter().any(|p| p.grouping.team);
+    let agent_names: HashMap<String, String> = if any_agent {
         agents::list(conn, None)?.into_iter().map(|a| (a.id, a.name)).collect()
     } else {
         HashMap::new()
     };
-    let team_names: HashMap<String, String> = if plan.grouping.team {
-        teams::list(conn)?.into_iter().map(|t| (t.id, t.name)).collect()
-    } else {
-        HashMap::new()
-    };
+    let team_names: HashMap<String, String> =
+        if any_team { teams::list(conn)?.into_iter().map(|t| (t.id, t.name)).collect() } else { HashMap::new() };
+    Ok(plans
+        .iter()
+        .zip(results)
+        .map(|(plan, groups)| report_of(plan, groups, &total, &agent_names, &team_names))
+        .collect())
+}
+
+fn report_of(
+    plan: &Plan,
+    groups: BTreeMap<GroupKey, rollups::GroupTotals>,
+    total: &rollups::GroupTotals,
+    agent_names: &HashMap<String, String>,
+    team_names: &HashMap<String, String>,
+) -> MetricsReport {
     let rows = groups
         .into_iter()
         .map(|(key, t)| MetricsRow {
@@ -211,13 +245,13 @@ pub fn run(conn: &mut DbConn, plan: &Plan) -> Result<MetricsReport, AppError> {
             figures: metrics::figures(&t.counts, &t.lateness, t.contacts),
         })
         .collect();
-    Ok(MetricsReport {
+    MetricsReport {
         from: plan.from.to_string(),
         to: plan.to.to_string(),
         group_by: plan.group_by.clone(),
         rows,
         totals: metrics::figures(&total.counts, &total.lateness, total.contacts),
-    })
+    }
 }
 
 /// The figure columns of the CSV, in order.

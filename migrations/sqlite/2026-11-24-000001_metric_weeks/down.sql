@@ -1,0 +1,3 @@
+DROP TABLE metric_contacts_weeks;
+DROP TABLE metric_lateness_weeks;
+DROP TABLE metric_weeks;
