@@ -4,7 +4,12 @@
 //! - (a) sustained: FIRE_RATE promises due per second for FIRE_SECONDS, each at its own instant, spread evenly
 //!   (default 1,000/s for 60 s = 60,000 promises);
 //! - (b) burst: BURST promises due at one instant (default 100,000), and how long the scheduler takes to drain
-//!   them.
+//!   them;
+//! - (c) restart at scale: RESTART_OPEN open promises (default 1,000,000, due over the 30 days from tomorrow, with
+//!   their `created` events and outbox rows) plus RESTART_DUE (100) that fell due 2 s before the start: the time
+//!   from spawning `tendero serve` to its first `/healthz` answer (serving) and to the last of those prompts fired
+//!   (firing); then the agenda and brief latencies over that database (RESTART_READS sequential GETs each, admin
+//!   token) and the server's RSS.
 //!
 //! Each scenario gets a fresh database. The team, FIRE_AGENTS agents (shift "always") and one template customer
 //! are made over HTTP; customers (FIRE_PROMISES_PER_CUSTOMER promises each) and promises are then written straight
@@ -28,7 +33,8 @@
 //! Env: TENDERO_BIN (default: the binary cargo built, else target/release/tendero), FIRE_RATE (1000),
 //! FIRE_SECONDS (60), BURST (100000; 0 skips a scenario), FIRE_AGENTS (20), FIRE_PROMISES_PER_CUSTOMER (2),
 //! FIRE_LEAD (10), FIRE_POLL_MS (10), FIRE_DIR (where the databases go; default target/fire-lateness),
-//! FIRE_KEEP=1 keeps them.
+//! FIRE_KEEP=1 keeps them; RESTART_OPEN (1000000; 0 skips the scenario), RESTART_DUE (100), RESTART_AGENTS (200),
+//! RESTART_PER_CUSTOMER (10), RESTART_READS (1000).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -471,6 +477,108 @@ async fn scenario(bin: &Path, root: &Path, name: &str, offsets: Vec<i64>, settin
     }
 }
 
+/// (c): restart with a large database of open promises; returns the report lines.
+async fn restart(bin: &Path, root: &Path, settings: &Settings) -> Vec<String> {
+    let open = env_u64("RESTART_OPEN", 1_000_000) as i64;
+    let due_now = env_u64("RESTART_DUE", 100) as i64;
+    let reads = env_u64("RESTART_READS", 1_000) as usize;
+    let tolerances = settings.tolerances().expect("tolerances");
+    let mut run = Run::new(bin, root, "restart");
+    eprintln!("restart: {open} open promises + {due_now} due at the start, database {}", run.db_path.display());
+    let cast = cast(&mut run, env_u64("RESTART_AGENTS", 200) as usize).await;
+    // Offsets from `base`: the due-now ones at 0, the open ones spread over 30 days from a day later.
+    let day = 86_400_000i64;
+    let offsets: Vec<i64> =
+        (0..due_now).map(|_| 0).chain((0..open).map(|i| day + i * (30 * day) / open.max(1))).collect();
+    let base = now_ms() + day;
+    let load_started = Instant::now();
+    write_promises(&run, &cast, &offsets, base, env_u64("RESTART_PER_CUSTOMER", 10) as usize, &tolerances);
+    let load_s = load_started.elapsed().as_secs_f64();
+    let db_mib = std::fs::metadata(&run.db_path).map(|m| m.len()).unwrap_or(0) as f64 / 1048576.0;
+    let events = count(&mut run.raw(), "SELECT count(*) AS n FROM promise_events");
+    let pending = count(&mut run.raw(), "SELECT count(*) AS n FROM deliveries WHERE status = 'pending'");
+    // Let the OS write the load back, so the start is not measured against a flush of gigabytes.
+    let _ = Command::new("sync").status();
+    shift(&run, now_ms() - 2_000 - base);
+    let spawned = Instant::now();
+    let server = run.start().await;
+    let serving = spawned.elapsed();
+    let mut conn = run.raw();
+    let give_up = Instant::now() + Duration::from_secs(120);
+    while count(&mut conn, "SELECT count(*) AS n FROM prompts WHERE purpose = 'due'") < due_now
+        && Instant::now() < give_up
+    {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let firing = spawned.elapsed();
+    let fired = count(&mut conn, "SELECT count(*) AS n FROM prompts WHERE purpose = 'due'");
+    let rss_started = proc_usage(server.pid()).1;
+    // A thousand (owner, customer) pairs of random promises: whose agenda and which brief to read.
+    let ids: Vec<(String, String)> = {
+        #[derive(QueryableByName)]
+        struct Pair {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            a: String,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            c: String,
+        }
+        diesel::sql_query("SELECT owner_agent_id AS a, customer_id AS c FROM promises ORDER BY random() LIMIT 1000")
+            .load::<Pair>(&mut conn)
+            .expect("sample")
+            .into_iter()
+            .map(|p| (p.a, p.c))
+            .collect()
+    };
+    drop(conn);
+    let mut lines = vec![format!(
+        "(c) restart: {open} open promises + {due_now} due 2 s before the start; {events} ledger rows, {pending} \
+         pending deliveries, database {db_mib:.0} MiB, written in {load_s:.0} s"
+    )];
+    lines.push(format!(
+        "serving (spawn to first /healthz 200): {} ms; firing (spawn to the last of the {due_now} due prompts \
+         recorded, {fired} fired): {} ms; RSS after start {rss_started:.0} MiB",
+        serving.as_millis(),
+        firing.as_millis()
+    ));
+    for (label, paths) in [
+        (
+            "agenda (GET /agents/{id}/agenda)",
+            ids.iter().map(|(a, _)| format!("/api/v1/agents/{a}/agenda")).collect::<Vec<_>>(),
+        ),
+        (
+            "brief (GET /customers/{id}/brief)",
+            ids.iter().map(|(_, c)| format!("/api/v1/customers/{c}/brief")).collect(),
+        ),
+    ] {
+        let mut ms = Vec::new();
+        for i in 0..reads {
+            let path = &paths[i % paths.len()];
+            let t = Instant::now();
+            let r = run.http.get(format!("{}{path}", server.base)).bearer_auth(&run.admin).send().await.expect("GET");
+            let status = r.status();
+            let _ = r.bytes().await;
+            assert!(status.is_success(), "GET {path}: {status}");
+            ms.push(t.elapsed().as_micros() as i64);
+        }
+        ms.sort_unstable();
+        lines.push(format!(
+            "{label}: {} sequential GETs, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            ms.len(),
+            percentile(&ms, 50.0) as f64 / 1000.0,
+            percentile(&ms, 99.0) as f64 / 1000.0,
+            ms.last().copied().unwrap_or(0) as f64 / 1000.0
+        ));
+    }
+    lines.push(format!("server peak RSS {:.0} MiB", proc_usage(server.pid()).1));
+    drop(server);
+    if std::env::var("FIRE_KEEP").is_err() {
+        let _ = std::fs::remove_dir_all(&run.dir);
+    } else {
+        eprintln!("  kept {}", run.dir.display());
+    }
+    lines
+}
+
 fn percentile(sorted: &[i64], p: f64) -> i64 {
     if sorted.is_empty() {
         return 0;
@@ -591,6 +699,10 @@ fn main() {
             o.unfired,
             o.failed
         ));
+    }
+    if env_u64("RESTART_OPEN", 1_000_000) > 0 {
+        report.push(String::new());
+        report.extend(runtime.block_on(restart(&bin, &root, &settings)));
     }
     let text = report.join("\n");
     println!("\n{text}");

@@ -3,9 +3,10 @@
 
 use std::net::TcpListener;
 
-use actix_web::dev::{Server, Service};
+use actix_web::dev::{Server, Service, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::{web, App, HttpMessage, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpMessage, HttpRequest, HttpResponse, HttpServer, ResponseError};
+use futures_util::future::{ready, Either, FutureExt};
 use tracing_actix_web::{RequestId, TracingLogger};
 
 use std::sync::Arc;
@@ -159,6 +160,15 @@ impl Application {
                             response.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
                         }
                         Ok(response)
+                    }
+                })
+                // PostgreSQL cannot hold or compare text with a NUL in it: such a URL is refused on every route
+                // before any handler can take it to the database.
+                .wrap_fn(|req, srv| match routes::api::nul_in_url(req.uri()) {
+                    None => Either::Left(srv.call(req).map(|answer| answer.map(ServiceResponse::map_into_left_body))),
+                    Some(refusal) => {
+                        let answer = req.into_response(refusal.error_response()).map_into_right_body();
+                        Either::Right(ready(Ok(answer)))
                     }
                 })
                 .wrap(TracingLogger::default())

@@ -34,6 +34,9 @@ async fn json_of(answer: Result<HttpResponse, AppError>) -> Result<Value, AppErr
 
 /// An API request body built from form fields.
 fn body_of<T: DeserializeOwned>(value: Value) -> Result<Body<T>, AppError> {
+    if let Some(field) = crate::routes::api::nul_field(&value, "") {
+        return Err(crate::routes::api::nul_error(&field, "the value"));
+    }
     let raw = serde_json::to_vec(&value).map_err(|e| AppError::Internal(e.into()))?;
     let parsed = serde_json::from_value(value).map_err(|e| AppError::invalid("form", "invalid_form", e.to_string()))?;
     Ok(Body { value: parsed, raw: raw.into() })

@@ -216,6 +216,10 @@ pub async fn login(
     form: web::Form<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
+    if form.email.contains('\0') || form.password.contains('\0') {
+        let field = if form.email.contains('\0') { "email" } else { "password" };
+        return Err(crate::routes::api::nul_error(field, "the value"));
+    }
     let expected = req.cookie(LOGIN_CSRF_COOKIE).map(|c| c.value().to_string());
     if expected.as_deref() != Some(form.csrf.as_str()) {
         return Err(AppError::Forbidden("the login form is stale; reload it and retry".into()));

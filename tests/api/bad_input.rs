@@ -272,6 +272,18 @@ async fn bytes_that_are_not_utf8_and_nul_characters_are_400_naming_the_field() {
     assert_field(&app.get("/api/v1/customers?q=Ana%00", marta).await, 400, "q", "invalid_character");
     assert_field(&app.get(&format!("/api/v1/customers/{c}%00"), marta).await, 400, "path", "invalid_character");
     assert_field(&app.get("/api/v1/promises?owner=me&status=open%00", marta).await, 400, "status", "invalid_character");
+    // The pages too: a NUL in a page's path, and in the login form, which reads the database before any session.
+    let http = reqwest::Client::new();
+    let page = read(http.get(format!("{}/customers/{c}%00", app.address)).send().await.expect("GET page")).await;
+    assert_field(&page, 400, "path", "invalid_character");
+    let login = http
+        .post(format!("{}/login", app.address))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("email=ana%00%40example.test&password=x&csrf=y")
+        .send()
+        .await
+        .expect("POST /login");
+    assert_field(&read(login).await, 400, "email", "invalid_character");
     assert_eq!(rows(&app), before, "nothing was written");
 
     // A backslash followed by the text u0000 is not a NUL, and is kept as sent.

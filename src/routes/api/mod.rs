@@ -11,12 +11,10 @@ pub mod prompts;
 pub mod teams;
 pub mod webhooks;
 
-use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use base64::Engine;
 use chrono::{DateTime, SecondsFormat, Utc};
-use futures_util::future::{ready, Either, FutureExt};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
@@ -33,13 +31,6 @@ use crate::startup::AppState;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
-            .wrap_fn(|req, srv| match nul_in_url(req.uri()) {
-                None => Either::Left(srv.call(req).map(|answer| answer.map(ServiceResponse::map_into_left_body))),
-                Some(refusal) => {
-                    let answer = req.into_response(refusal.error_response()).map_into_right_body();
-                    Either::Right(ready(Ok(answer)))
-                }
-            })
             .route("/openapi.json", web::get().to(openapi::document))
             .configure(teams::configure)
             .configure(prompts::configure)
@@ -136,7 +127,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
 }
 
 /// The path (`facts[2]`, `recurrence.cron`) of the first string or key holding a NUL character, if any.
-fn nul_field(value: &serde_json::Value, at: &str) -> Option<String> {
+pub fn nul_field(value: &serde_json::Value, at: &str) -> Option<String> {
     match value {
         serde_json::Value::String(text) => text.contains('\0').then(|| at.to_string()),
         serde_json::Value::Array(items) => {
@@ -157,13 +148,14 @@ fn nul_field(value: &serde_json::Value, at: &str) -> Option<String> {
 
 /// A 400 for a NUL character. PostgreSQL cannot store or even compare text holding one, and no field of this API
 /// has a use for it, so it is refused on every backend before it reaches the database.
-fn nul_error(field: &str, what: &str) -> AppError {
+pub fn nul_error(field: &str, what: &str) -> AppError {
     let message = format!("{what} of `{field}` contains a NUL character (\\u0000 or %00), which is not allowed");
     AppError::BadRequest { detail: message.clone(), errors: vec![FieldError::new(field, "invalid_character", message)] }
 }
 
 /// Refuses a request whose path or query string carries a NUL character (`%00`), naming the query parameter.
-fn nul_in_url(uri: &actix_web::http::Uri) -> Option<AppError> {
+/// Applied to every route (API and pages) when the app is built.
+pub fn nul_in_url(uri: &actix_web::http::Uri) -> Option<AppError> {
     if uri.path().contains("%00") {
         return Some(nul_error("path", "the path"));
     }
