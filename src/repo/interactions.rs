@@ -124,19 +124,18 @@ pub fn latest_of_customers(
         return Ok(Vec::new());
     }
     let backend = conn.backend();
-    let markers: Vec<String> = (1..=customer_ids.len()).map(|n| backend.marker(n)).collect();
     let sql = format!(
         "SELECT customer_id, channel, direction, outcome, summary, occurred_at FROM (\
          SELECT customer_id, channel, direction, outcome, summary, occurred_at, \
          ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY occurred_at DESC, id DESC) AS position \
          FROM interactions WHERE customer_id IN ({})) latest \
          WHERE position <= {} ORDER BY customer_id, position",
-        markers.join(", "),
-        backend.marker(customer_ids.len() + 1)
+        backend.json_text_array(1),
+        backend.marker(2)
     );
-    let mut query = diesel::sql_query(sql).into_boxed::<<DbConn as Connection>::Backend>();
-    for id in customer_ids {
-        query = query.bind::<diesel::sql_types::Text, _>(id.as_str());
-    }
-    query.bind::<diesel::sql_types::BigInt, _>(per_customer).load(conn)
+    let ids = serde_json::to_string(customer_ids).unwrap_or_else(|_| "[]".into());
+    diesel::sql_query(sql)
+        .bind::<diesel::sql_types::Text, _>(ids)
+        .bind::<diesel::sql_types::BigInt, _>(per_customer)
+        .load(conn)
 }

@@ -349,20 +349,22 @@ pub fn soonest_active_of_customers(
         return Ok(Vec::new());
     }
     let backend = conn.backend();
-    let markers: Vec<String> = (1..=customer_ids.len()).map(|n| backend.marker(n)).collect();
+    // The wanted customers drive the join (CROSS JOIN fixes the order on SQLite): the planner would otherwise
+    // walk every open promise through the status index.
     let sql = format!(
         "SELECT customer_id, id, title, due_at, active_count FROM (\
-         SELECT customer_id, id, title, due_at, \
-         ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY due_at, id) AS position, \
-         COUNT(*) OVER (PARTITION BY customer_id) AS active_count \
-         FROM promises WHERE status IN ('open', 'missed') AND customer_id IN ({})) ranked \
+         SELECT p.customer_id, p.id, p.title, p.due_at, \
+         ROW_NUMBER() OVER (PARTITION BY p.customer_id ORDER BY p.due_at, p.id) AS position, \
+         COUNT(*) OVER (PARTITION BY p.customer_id) AS active_count \
+         FROM ({}) AS wanted CROSS JOIN promises p \
+         WHERE p.customer_id = wanted.value AND p.status IN ('open', 'missed')) ranked \
          WHERE position <= {} ORDER BY customer_id, position",
-        markers.join(", "),
-        backend.marker(customer_ids.len() + 1)
+        backend.json_text_array(1),
+        backend.marker(2)
     );
-    let mut query = diesel::sql_query(sql).into_boxed::<<DbConn as Connection>::Backend>();
-    for id in customer_ids {
-        query = query.bind::<diesel::sql_types::Text, _>(id.as_str());
-    }
-    query.bind::<diesel::sql_types::BigInt, _>(per_customer).load(conn)
+    let ids = serde_json::to_string(customer_ids).unwrap_or_else(|_| "[]".into());
+    diesel::sql_query(sql)
+        .bind::<diesel::sql_types::Text, _>(ids)
+        .bind::<diesel::sql_types::BigInt, _>(per_customer)
+        .load(conn)
 }
