@@ -61,6 +61,34 @@ pub fn append(
     Ok(())
 }
 
+/// [`append`] for several events of several promises, in the order given: one multi-row INSERT for the events
+/// and one pass over the rollups for all their effects (the scheduler records a batch of prompts this way).
+pub fn append_all(conn: &mut DbConn, events: Vec<(&Promise, EventKind, Value)>, at_ms: i64) -> Result<(), AppError> {
+    let mut rows = Vec::with_capacity(events.len());
+    let mut deltas = Vec::new();
+    for (promise, kind, mut data) in events {
+        let facts = rollups::facts(promise);
+        if annotated(kind) {
+            data["obligation"] = metrics::annotate(&facts);
+        }
+        let before = (kind != EventKind::Created).then_some(&facts);
+        deltas.extend(metrics::change(before, &facts, &[(kind.as_str(), &data)]));
+        rows.push(NewPromiseEvent {
+            promise_id: &promise.id,
+            customer_id: &promise.customer_id,
+            kind: kind.as_str(),
+            actor_agent_id: None,
+            occurred_at: at_ms,
+            data: data.to_string(),
+            created_at: at_ms,
+            updated_at: at_ms,
+        });
+    }
+    promises::append_events(conn, &rows)?;
+    rollups::apply(conn, &metrics::coalesce(deltas))?;
+    Ok(())
+}
+
 /// Saves `changed` (a changed copy of `before`) with the next version and appends `events`. Answers 409 when
 /// another writer got there first.
 ///

@@ -55,6 +55,16 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// A subquery listing the elements of a JSON array of strings bound as parameter `n` in a column `value`,
+    /// for `x IN (...)` or a join in hand-written SQL: the statement's text does not depend on how many ids there are, so it is prepared once
+    /// and cached, where an `IN (?, ?, ...)` list is prepared anew for every length.
+    pub fn json_text_array(self, n: usize) -> String {
+        match self {
+            Backend::Sqlite => "SELECT value FROM json_each(?)".to_string(),
+            Backend::Postgres => format!("SELECT json_array_elements_text(${n}::json) AS value"),
+        }
+    }
+
     /// The bind marker of parameter `n` (1-based) in hand-written SQL: `?` for SQLite, `$n` for PostgreSQL.
     pub fn marker(self, n: usize) -> String {
         match self {

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use crate::clock::new_id;
 use crate::db::DbConn;
 use crate::error::AppError;
-use crate::repo::messages::{self, Message};
+use crate::repo::messages::{self, Message, Subscription};
 
 /// The event types subscribers can ask for.
 pub const EVENT_TYPES: &[&str] = &[
@@ -25,17 +25,30 @@ pub const EVENT_TYPES: &[&str] = &[
 /// Queues `event_type` with `data` for every active subscription that wants it.
 pub fn emit(conn: &mut DbConn, event_type: &str, data: Value, now: DateTime<Utc>) -> Result<(), AppError> {
     let subscriptions = messages::active_subscriptions(conn)?;
-    for sub in subscriptions.iter().filter(|s| s.wants(event_type)) {
-        let id = new_id("msg");
-        let body = json!({
-            "id": id,
-            "type": event_type,
-            "timestamp": now.to_rfc3339_opts(SecondsFormat::Millis, true),
-            "data": data,
-        });
-        queue(conn, id, "webhook", &sub.id, event_type, "", body.to_string(), now)?;
+    for message in webhooks(&subscriptions, event_type, &data, now) {
+        messages::insert(conn, &message)?;
     }
     Ok(())
+}
+
+/// Whether any of `subscriptions` wants `event_type`: when none does, the event's data need not be built.
+pub fn wanted(subscriptions: &[Subscription], event_type: &str) -> bool {
+    subscriptions.iter().any(|s| s.wants(event_type))
+}
+
+/// The webhook messages of `event_type` for those of `subscriptions` that want it, for the caller to insert
+/// (the scheduler inserts a whole batch's in one statement).
+pub fn webhooks(subscriptions: &[Subscription], event_type: &str, data: &Value, now: DateTime<Utc>) -> Vec<Message> {
+    let timestamp = now.to_rfc3339_opts(SecondsFormat::Millis, true);
+    subscriptions
+        .iter()
+        .filter(|s| s.wants(event_type))
+        .map(|sub| {
+            let id = new_id("msg");
+            let body = json!({ "id": id, "type": event_type, "timestamp": timestamp, "data": data });
+            message(id, "webhook", &sub.id, event_type, "", body.to_string(), now)
+        })
+        .collect()
 }
 
 /// Queues an email.
@@ -47,12 +60,16 @@ pub fn email(
     event_type: &str,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    queue(conn, new_id("msg"), "email", to, event_type, subject, body.to_string(), now)
+    messages::insert(conn, &email_message(to, subject, body, event_type, now))?;
+    Ok(())
 }
 
-#[expect(clippy::too_many_arguments, reason = "the columns of a new message")]
-fn queue(
-    conn: &mut DbConn,
+/// An email message, for the caller to insert.
+pub fn email_message(to: &str, subject: &str, body: &str, event_type: &str, now: DateTime<Utc>) -> Message {
+    message(new_id("msg"), "email", to, event_type, subject, body.to_string(), now)
+}
+
+fn message(
     id: String,
     channel: &str,
     target: &str,
@@ -60,29 +77,25 @@ fn queue(
     subject: &str,
     payload: String,
     now: DateTime<Utc>,
-) -> Result<(), AppError> {
+) -> Message {
     let now_ms = now.timestamp_millis();
-    messages::insert(
-        conn,
-        &Message {
-            id,
-            channel: channel.into(),
-            target: target.into(),
-            event_type: event_type.into(),
-            subject: subject.into(),
-            payload,
-            status: "pending".into(),
-            attempts: 0,
-            first_attempt_at: None,
-            next_attempt_at: now_ms,
-            claimed_by: None,
-            claimed_until: None,
-            last_status: None,
-            last_error: None,
-            delivered_at: None,
-            created_at: now_ms,
-            updated_at: now_ms,
-        },
-    )?;
-    Ok(())
+    Message {
+        id,
+        channel: channel.into(),
+        target: target.into(),
+        event_type: event_type.into(),
+        subject: subject.into(),
+        payload,
+        status: "pending".into(),
+        attempts: 0,
+        first_attempt_at: None,
+        next_attempt_at: now_ms,
+        claimed_by: None,
+        claimed_until: None,
+        last_status: None,
+        last_error: None,
+        delivered_at: None,
+        created_at: now_ms,
+        updated_at: now_ms,
+    }
 }

@@ -147,3 +147,31 @@ pub fn absence_at(conn: &mut DbConn, agent_id: &str, at_ms: i64) -> QueryResult<
         .first(conn)
         .optional()
 }
+
+/// Several agents by id.
+pub fn find_many(conn: &mut DbConn, ids: &[String]) -> QueryResult<Vec<Agent>> {
+    agents::table.filter(agents::id.eq_any(ids)).select(Agent::as_select()).load(conn)
+}
+
+/// The active managers of several teams, by name (as [`managers_of`] orders them).
+pub fn managers_of_teams(conn: &mut DbConn, team_ids: &[String]) -> QueryResult<Vec<Agent>> {
+    agents::table
+        .filter(agents::team_id.eq_any(team_ids))
+        .filter(agents::role.eq("manager"))
+        .filter(agents::active.eq(true))
+        .select(Agent::as_select())
+        .order(agents::name.asc())
+        .load(conn)
+}
+
+/// The absences of several agents covering an instant, latest start first (the first per agent is the one
+/// [`absence_at`] returns).
+pub fn absences_at(conn: &mut DbConn, agent_ids: &[String], at_ms: i64) -> QueryResult<Vec<Absence>> {
+    absences::table
+        .filter(absences::agent_id.eq_any(agent_ids))
+        .filter(absences::starts_at.le(at_ms))
+        .filter(absences::ends_at.gt(at_ms))
+        .order(absences::starts_at.desc())
+        .select(Absence::as_select())
+        .load(conn)
+}

@@ -8,6 +8,9 @@ use crate::db::DbConn;
 /// A delivery row.
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = deliveries)]
+// `None` is NULL, the nullable columns' default anyway; SQLite takes several rows in one INSERT only when no
+// value is DEFAULT.
+#[diesel(treat_none_as_default_value = false)]
 pub struct Delivery {
     /// Stable id: the idempotency key of everything this delivery produces.
     pub id: String,
@@ -45,21 +48,46 @@ pub struct Delivery {
 
 /// Inserts deliveries, ignoring ones that already exist for the same (promise, occurrence, purpose, channel,
 /// recipient, fire time): scheduling the same occurrence twice must not fire it twice.
+///
+/// One query reads the keys the rows' promises already have, one multi-row INSERT writes the new rows: the
+/// scheduler schedules a batch's escalations at once.
 pub fn insert_all(conn: &mut DbConn, rows: &[Delivery]) -> QueryResult<()> {
-    for row in rows {
-        let exists = deliveries::table
-            .filter(deliveries::promise_id.eq(&row.promise_id))
-            .filter(deliveries::occurrence_at.eq(row.occurrence_at))
-            .filter(deliveries::purpose.eq(&row.purpose))
-            .filter(deliveries::channel.eq(&row.channel))
-            .filter(deliveries::recipient.eq(&row.recipient))
-            .filter(deliveries::next_attempt_at.eq(row.next_attempt_at))
-            .select(deliveries::id)
-            .first::<String>(conn)
-            .optional()?;
-        if exists.is_none() {
-            diesel::insert_into(deliveries::table).values(row).execute(conn)?;
-        }
+    type Key = (String, i64, String, String, String, i64);
+    let key = |d: &Delivery| -> Key {
+        (
+            d.promise_id.clone(),
+            d.occurrence_at,
+            d.purpose.clone(),
+            d.channel.clone(),
+            d.recipient.clone(),
+            d.next_attempt_at,
+        )
+    };
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut promise_ids: Vec<&str> = rows.iter().map(|d| d.promise_id.as_str()).collect();
+    promise_ids.sort_unstable();
+    promise_ids.dedup();
+    let mut seen: std::collections::HashSet<Key> = std::collections::HashSet::new();
+    for chunk in promise_ids.chunks(super::ROWS_PER_INSERT) {
+        let existing: Vec<Key> = deliveries::table
+            .filter(deliveries::promise_id.eq_any(chunk))
+            .select((
+                deliveries::promise_id,
+                deliveries::occurrence_at,
+                deliveries::purpose,
+                deliveries::channel,
+                deliveries::recipient,
+                deliveries::next_attempt_at,
+            ))
+            .load(conn)?;
+        seen.extend(existing);
+    }
+    // Duplicates within `rows` are dropped too: the first one stands.
+    let fresh: Vec<&Delivery> = rows.iter().filter(|d| seen.insert(key(d))).collect();
+    for chunk in fresh.chunks(super::ROWS_PER_INSERT) {
+        super::insert_rows!(conn, deliveries::table, chunk.to_vec())?;
     }
     Ok(())
 }
@@ -146,6 +174,23 @@ pub fn mark_done(conn: &mut DbConn, id: &str, now_ms: i64, note: Option<&str>) -
         ))
         .execute(conn)
         .map(|_| ())
+}
+
+/// Marks deliveries done with the same note, in one statement.
+pub fn mark_all_done(conn: &mut DbConn, ids: &[String], now_ms: i64, note: Option<&str>) -> QueryResult<()> {
+    for chunk in ids.chunks(super::ROWS_PER_INSERT) {
+        diesel::update(deliveries::table.filter(deliveries::id.eq_any(chunk)))
+            .set((
+                deliveries::status.eq("done"),
+                deliveries::attempts.eq(deliveries::attempts + 1),
+                deliveries::delivered_at.eq(now_ms),
+                deliveries::claimed_until.eq(None::<i64>),
+                deliveries::last_error.eq(note),
+                deliveries::updated_at.eq(now_ms),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// The earliest pending fire time, ms (what the scheduler sleeps until).

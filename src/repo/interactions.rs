@@ -89,3 +89,53 @@ pub fn of_customer(
     }
     query.load(conn)
 }
+
+/// One of a customer's latest interactions, as the prompt card lists it.
+#[derive(Clone, Debug, QueryableByName)]
+pub struct LatestInteraction {
+    /// The customer.
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub customer_id: String,
+    /// Channel.
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub channel: String,
+    /// inbound | outbound.
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub direction: String,
+    /// Outcome.
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub outcome: String,
+    /// What happened.
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub summary: String,
+    /// When, ms.
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub occurred_at: i64,
+}
+
+/// The `per_customer` latest interactions of each customer, newest first (as [`of_customer`] orders them), in
+/// one statement for a whole batch of cards.
+pub fn latest_of_customers(
+    conn: &mut DbConn,
+    customer_ids: &[String],
+    per_customer: i64,
+) -> QueryResult<Vec<LatestInteraction>> {
+    if customer_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let backend = conn.backend();
+    let sql = format!(
+        "SELECT customer_id, channel, direction, outcome, summary, occurred_at FROM (\
+         SELECT customer_id, channel, direction, outcome, summary, occurred_at, \
+         ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY occurred_at DESC, id DESC) AS position \
+         FROM interactions WHERE customer_id IN ({})) latest \
+         WHERE position <= {} ORDER BY customer_id, position",
+        backend.json_text_array(1),
+        backend.marker(2)
+    );
+    let ids = serde_json::to_string(customer_ids).unwrap_or_else(|_| "[]".into());
+    diesel::sql_query(sql)
+        .bind::<diesel::sql_types::Text, _>(ids)
+        .bind::<diesel::sql_types::BigInt, _>(per_customer)
+        .load(conn)
+}

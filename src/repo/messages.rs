@@ -9,6 +9,9 @@ use crate::db::DbConn;
 /// A message row.
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = messages)]
+// `None` is NULL, which is also every nullable column's default; SQLite takes several rows in one INSERT only
+// when no value is DEFAULT.
+#[diesel(treat_none_as_default_value = false)]
 pub struct Message {
     /// Stable id, sent as `webhook-id`.
     pub id: String,
@@ -77,6 +80,14 @@ impl Subscription {
 /// Inserts a message.
 pub fn insert(conn: &mut DbConn, message: &Message) -> QueryResult<()> {
     diesel::insert_into(messages::table).values(message).execute(conn).map(|_| ())
+}
+
+/// Inserts messages, several rows per statement.
+pub fn insert_all(conn: &mut DbConn, rows: &[Message]) -> QueryResult<()> {
+    for chunk in rows.chunks(super::ROWS_PER_INSERT) {
+        super::insert_rows!(conn, messages::table, chunk)?;
+    }
+    Ok(())
 }
 
 /// One message.

@@ -1,6 +1,23 @@
 //! Queries per aggregate, as plain functions over `&mut DbConn` returning diesel's `QueryResult`. No HTTP here;
 //! the caller owns the transaction.
 
+/// Rows per multi-row INSERT: far below the bind-variable limits (SQLite 32,766, PostgreSQL 65,535) for the
+/// widest table, and big enough that a batch of prompts is a handful of statements.
+pub const ROWS_PER_INSERT: usize = 500;
+
+/// A multi-row INSERT of `rows` into `table`, run on the backend's own connection: diesel's `MultiConnection`
+/// cannot express one (its backend has no single DEFAULT-keyword dialect), while each backend can.
+macro_rules! insert_rows {
+    ($conn:expr, $table:expr, $rows:expr) => {
+        match $conn {
+            crate::db::DbConn::Sqlite(c) => diesel::insert_into($table).values($rows).execute(c),
+            #[cfg(feature = "postgres")]
+            crate::db::DbConn::Postgres(c) => diesel::insert_into($table).values($rows).execute(c),
+        }
+    };
+}
+pub(crate) use insert_rows;
+
 pub mod agents;
 pub mod calendar_tokens;
 pub mod customers;

@@ -101,6 +101,9 @@ pub struct PromiseEvent {
 /// A ledger event to append.
 #[derive(Clone, Debug, Insertable)]
 #[diesel(table_name = promise_events)]
+// `None` is NULL, the column's default anyway; SQLite takes several rows in one INSERT only when no value is
+// DEFAULT.
+#[diesel(treat_none_as_default_value = false)]
 pub struct NewPromiseEvent<'a> {
     /// The promise.
     pub promise_id: &'a str,
@@ -128,6 +131,14 @@ pub fn insert(conn: &mut DbConn, promise: &Promise) -> QueryResult<()> {
 /// Appends a ledger event.
 pub fn append_event(conn: &mut DbConn, event: &NewPromiseEvent<'_>) -> QueryResult<()> {
     diesel::insert_into(promise_events::table).values(event).execute(conn).map(|_| ())
+}
+
+/// Appends ledger events in the order given, several rows per statement (ids keep that order).
+pub fn append_events(conn: &mut DbConn, events: &[NewPromiseEvent<'_>]) -> QueryResult<()> {
+    for chunk in events.chunks(super::ROWS_PER_INSERT) {
+        super::insert_rows!(conn, promise_events::table, chunk)?;
+    }
+    Ok(())
 }
 
 /// One promise by id.
@@ -289,5 +300,71 @@ pub fn active_future_page(conn: &mut DbConn, after_ms: i64, after_id: &str, limi
         .order(promises::id.asc())
         .limit(limit)
         .select(Promise::as_select())
+        .load(conn)
+}
+
+/// The `rescheduled` events of several promises, oldest first: the card's story of how each promise moved.
+pub fn reschedules_of_many(conn: &mut DbConn, promise_ids: &[String]) -> QueryResult<Vec<PromiseEvent>> {
+    promise_events::table
+        .filter(promise_events::promise_id.eq_any(promise_ids))
+        .filter(promise_events::kind.eq("rescheduled"))
+        .order(promise_events::id.asc())
+        .select(PromiseEvent::as_select())
+        .load(conn)
+}
+
+/// Several promises by id.
+pub fn find_many(conn: &mut DbConn, ids: &[String]) -> QueryResult<Vec<Promise>> {
+    promises::table.filter(promises::id.eq_any(ids)).select(Promise::as_select()).load(conn)
+}
+
+/// One of a customer's soonest active promises, with how many active promises the customer has in all.
+#[derive(Clone, Debug, QueryableByName)]
+pub struct SoonestActive {
+    /// The customer.
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub customer_id: String,
+    /// The promise.
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub id: String,
+    /// What the customer was told.
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub title: String,
+    /// Due instant, ms.
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub due_at: i64,
+    /// The customer's active promises in all, this one included.
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub active_count: i64,
+}
+
+/// The `per_customer` soonest active promises of each customer, by (due_at, id), each with the customer's total:
+/// one statement for a whole batch of cards, however many promises a busy customer has open.
+pub fn soonest_active_of_customers(
+    conn: &mut DbConn,
+    customer_ids: &[String],
+    per_customer: i64,
+) -> QueryResult<Vec<SoonestActive>> {
+    if customer_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let backend = conn.backend();
+    // The wanted customers drive the join (CROSS JOIN fixes the order on SQLite): the planner would otherwise
+    // walk every open promise through the status index.
+    let sql = format!(
+        "SELECT customer_id, id, title, due_at, active_count FROM (\
+         SELECT p.customer_id, p.id, p.title, p.due_at, \
+         ROW_NUMBER() OVER (PARTITION BY p.customer_id ORDER BY p.due_at, p.id) AS position, \
+         COUNT(*) OVER (PARTITION BY p.customer_id) AS active_count \
+         FROM ({}) AS wanted CROSS JOIN promises p \
+         WHERE p.customer_id = wanted.value AND p.status IN ('open', 'missed')) ranked \
+         WHERE position <= {} ORDER BY customer_id, position",
+        backend.json_text_array(1),
+        backend.marker(2)
+    );
+    let ids = serde_json::to_string(customer_ids).unwrap_or_else(|_| "[]".into());
+    diesel::sql_query(sql)
+        .bind::<diesel::sql_types::Text, _>(ids)
+        .bind::<diesel::sql_types::BigInt, _>(per_customer)
         .load(conn)
 }

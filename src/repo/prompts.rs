@@ -8,6 +8,9 @@ use crate::db::DbConn;
 /// A prompt row.
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = prompts)]
+// `None` is NULL, the nullable columns' default anyway; SQLite takes several rows in one INSERT only when no
+// value is DEFAULT.
+#[diesel(treat_none_as_default_value = false)]
 pub struct Prompt {
     /// Opaque id.
     pub id: String,
@@ -46,6 +49,14 @@ pub fn insert(conn: &mut DbConn, prompt: &Prompt) -> QueryResult<()> {
     diesel::insert_into(prompts::table).values(prompt).execute(conn).map(|_| ())
 }
 
+/// Inserts prompts, several rows per statement.
+pub fn insert_all(conn: &mut DbConn, rows: &[Prompt]) -> QueryResult<()> {
+    for chunk in rows.chunks(super::ROWS_PER_INSERT) {
+        super::insert_rows!(conn, prompts::table, chunk)?;
+    }
+    Ok(())
+}
+
 /// One prompt.
 pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Prompt>> {
     prompts::table.find(id).select(Prompt::as_select()).first(conn).optional()
@@ -82,4 +93,15 @@ pub fn acknowledge(conn: &mut DbConn, id: &str, now_ms: i64) -> QueryResult<bool
         .set((prompts::acknowledged_at.eq(now_ms), prompts::updated_at.eq(now_ms)))
         .execute(conn)
         .map(|n| n == 1)
+}
+
+/// The (promise, occurrence) pairs among `promise_ids` with an acknowledged prompt ([`occurrence_acknowledged`]
+/// for a whole batch).
+pub fn acknowledged_occurrences(conn: &mut DbConn, promise_ids: &[String]) -> QueryResult<Vec<(String, i64)>> {
+    prompts::table
+        .filter(prompts::promise_id.eq_any(promise_ids))
+        .filter(prompts::acknowledged_at.is_not_null())
+        .select((prompts::promise_id, prompts::occurrence_at))
+        .distinct()
+        .load(conn)
 }

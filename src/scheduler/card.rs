@@ -4,17 +4,16 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
+use super::batch::{ActivePromises, OTHER_PROMISES_SHOWN};
 use crate::clock::from_ms;
-use crate::db::DbConn;
 use crate::domain::brief::opening_line;
 use crate::domain::schedule::{describe_delay, Purpose};
 use crate::domain::time::{format_offset, local_offset_at, parse_zone, Tz};
-use crate::domain::vocab::EventKind;
-use crate::error::AppError;
-use crate::repo::agents::{self, Agent};
+use crate::domain::vocab::PromiseStatus;
+use crate::repo::agents::Agent;
 use crate::repo::customers::Customer;
-use crate::repo::interactions;
-use crate::repo::promises::{self, Promise};
+use crate::repo::interactions::LatestInteraction;
+use crate::repo::promises::{Promise, PromiseEvent};
 use crate::views::{spoken_datetime, Views};
 
 /// How a prompt came to be, beyond the promise itself.
@@ -45,24 +44,37 @@ fn kind_text(kind: &str, spanish: bool) -> &'static str {
     }
 }
 
-/// The template context of a prompt for `recipient`.
+/// What a card says beyond the promise, the customer and the recipient, read for the whole batch at once.
+#[derive(Clone, Copy, Debug)]
+pub struct History<'a> {
+    /// The name of the agent who made the promise.
+    pub made_by: &'a str,
+    /// The promise's `rescheduled` events, oldest first.
+    pub reschedules: &'a [PromiseEvent],
+    /// The customer's latest interactions, newest first.
+    pub interactions: &'a [LatestInteraction],
+    /// The customer's soonest active promises and their count.
+    pub active: &'a ActivePromises,
+}
+
+/// The template context of a prompt for `recipient`. The customer's other open promises are capped at
+/// [`OTHER_PROMISES_SHOWN`], the soonest first; `other_promises_more` counts the rest.
 pub fn build(
-    conn: &mut DbConn,
+    history: History<'_>,
     promise: &Promise,
     customer: &Customer,
     recipient: &Agent,
     purpose: Purpose,
     circumstances: &Circumstances,
     now: DateTime<Utc>,
-) -> Result<Value, AppError> {
+) -> Value {
     let zone = zone_of(customer);
     let locale = recipient.locale.as_str();
     let spanish = crate::views::language(locale) == "es";
     let when = |ms: i64| spoken_datetime(from_ms(ms), zone, locale);
-    let made_by = agents::find(conn, &promise.made_by_agent_id)?.map(|a| a.name).unwrap_or_default();
-    let reschedules: Vec<Value> = promises::events_of(conn, &promise.id)?
-        .into_iter()
-        .filter(|e| e.kind == EventKind::Rescheduled.as_str())
+    let reschedules: Vec<Value> = history
+        .reschedules
+        .iter()
         .map(|e| {
             let data: Value = serde_json::from_str(&e.data).unwrap_or_default();
             json!({
@@ -74,8 +86,9 @@ pub fn build(
             })
         })
         .collect();
-    let interactions: Vec<Value> = interactions::of_customer(conn, &customer.id, None, 5)?
-        .into_iter()
+    let interactions: Vec<Value> = history
+        .interactions
+        .iter()
         .map(|i| {
             json!({
                 "when": from_ms(i.occurred_at).with_timezone(&zone).format("%Y-%m-%d %H:%M").to_string(),
@@ -83,14 +96,20 @@ pub fn build(
             })
         })
         .collect();
-    let other_promises: Vec<Value> = promises::active_of_customer(conn, &customer.id)?
-        .into_iter()
+    let other_promises: Vec<Value> = history
+        .active
+        .soonest
+        .iter()
         .filter(|p| p.id != promise.id)
+        .take(OTHER_PROMISES_SHOWN)
         .map(|p| json!({ "title": p.title, "due_text": when(p.due_at) }))
         .collect();
+    // The count includes this promise whenever it is active, which it is when it prompts.
+    let own = promise.status.parse::<PromiseStatus>().is_ok_and(PromiseStatus::is_active);
+    let other_promises_more = (history.active.count - i64::from(own) - other_promises.len() as i64).max(0);
     let facts: Vec<String> = serde_json::from_str(&customer.facts).unwrap_or_default();
     let local_now = now.with_timezone(&zone);
-    Ok(json!({
+    json!({
         "purpose": purpose.as_str(),
         "is_lead": purpose == Purpose::Lead,
         "is_due": purpose == Purpose::Due,
@@ -114,17 +133,18 @@ pub fn build(
             "title": promise.title,
             "kind": promise.kind,
             "due_text": when(promise.due_at),
-            "made_by": made_by,
+            "made_by": history.made_by,
             "made_text": when(promise.created_at),
             "reschedule_count": promise.reschedule_count,
             "reschedules": reschedules,
         },
         "interactions": interactions,
         "other_promises": other_promises,
+        "other_promises_more": other_promises_more,
         "facts": facts,
         "notes": customer.notes,
         "opening": opening_line(&customer.locale, &customer.name, &recipient.name, true),
-    }))
+    })
 }
 
 /// A promise as webhook payloads carry it: ids, instants, the customer's local rendering and the confirmation

@@ -4,6 +4,7 @@
 //! commit. Deliveries that fire late because the service was down say so, and only the latest occurrence of a
 //! recurrence is prompted.
 
+pub mod batch;
 pub mod card;
 
 use std::sync::Arc;
@@ -14,7 +15,8 @@ use diesel::connection::SimpleConnection;
 use serde_json::json;
 use tokio::sync::Notify;
 
-use self::card::{build, promise_event_data, Circumstances};
+use self::batch::Batch;
+use self::card::{build, promise_event_data, Circumstances, History};
 use crate::clock::{from_ms, new_id, Clock};
 use crate::db::{Db, DbConn};
 use crate::delivery::events;
@@ -24,10 +26,10 @@ use crate::domain::vocab::{EventKind, PromiseKind, PromiseStatus};
 use crate::error::AppError;
 use crate::ledger;
 use crate::outbox;
-use crate::repo::agents;
-use crate::repo::customers::{self, Customer};
+use crate::repo::customers::Customer;
 use crate::repo::deliveries::{self, Delivery};
-use crate::repo::promises::{self, Promise};
+use crate::repo::messages::{self, Message};
+use crate::repo::promises::Promise;
 use crate::repo::prompts::{self, Prompt};
 use crate::settings::Tolerances;
 use crate::views::Views;
@@ -56,6 +58,36 @@ pub struct RunReport {
     pub prompts: usize,
 }
 
+/// What firing one delivery writes, gathered so that a batch's rows go in a few multi-row statements.
+#[derive(Default)]
+struct Fired {
+    delivery_id: String,
+    /// What `deliveries.last_error` records (none when it prompted).
+    note: Option<String>,
+    /// The promise as it was fired (its ledger events' metric facts).
+    promise: Option<Promise>,
+    prompts: Vec<Prompt>,
+    events: Vec<(EventKind, serde_json::Value)>,
+    messages: Vec<Message>,
+    escalation: Option<Delivery>,
+    live: Vec<LivePrompt>,
+}
+
+impl Fired {
+    /// A delivery that produces nothing but its note.
+    fn noted(d: &Delivery, note: String) -> Self {
+        Self { delivery_id: d.id.clone(), note: Some(note), ..Self::default() }
+    }
+}
+
+/// What a delivery comes to.
+enum Step {
+    /// Rows to write with the rest of the batch.
+    Write(Fired),
+    /// A promise to judge (missed, broken) at once.
+    Judge(Promise, Customer, Purpose),
+}
+
 /// Everything the scheduler needs.
 #[derive(Clone)]
 pub struct Scheduler {
@@ -71,6 +103,11 @@ pub struct Scheduler {
 
 /// The prompt as the API and the live stream show it.
 pub fn prompt_json(prompt: &Prompt) -> serde_json::Value {
+    prompt_json_with_card(prompt, serde_json::from_str::<serde_json::Value>(&prompt.card).unwrap_or_default())
+}
+
+/// [`prompt_json`] with the card's data at hand, so a prompt just fired need not parse back what it serialised.
+pub fn prompt_json_with_card(prompt: &Prompt, card: serde_json::Value) -> serde_json::Value {
     use crate::routes::api::instant;
     json!({
         "id": prompt.id,
@@ -83,7 +120,7 @@ pub fn prompt_json(prompt: &Prompt) -> serde_json::Value {
         "late_by_ms": prompt.late_by_ms,
         "handover_note": prompt.handover_note,
         "body": prompt.body,
-        "card": serde_json::from_str::<serde_json::Value>(&prompt.card).unwrap_or_default(),
+        "card": card,
         "acknowledged_at": prompt.acknowledged_at.map(instant),
     })
 }
@@ -170,99 +207,204 @@ impl Scheduler {
             Some(Purpose::Expiry) | None => 4,
         };
         claimed.sort_by_key(|d| (d.next_attempt_at, rank(d)));
+        let mut batch = Batch::load(conn, &claimed, now_ms)?;
+        let mut gathered = Vec::new();
         let mut live = Vec::new();
         for delivery in &claimed {
-            // A savepoint per delivery: one bad row is set aside with its error instead of blocking the queue.
-            conn.batch_execute("SAVEPOINT fire_one")?;
-            match self.fire(conn, delivery, now) {
-                Ok((note, prompts)) => {
-                    deliveries::mark_done(conn, &delivery.id, now_ms, note.as_deref())?;
-                    conn.batch_execute("RELEASE fire_one")?;
-                    live.extend(prompts);
+            match self.plan(conn, &mut batch, delivery, now) {
+                Ok(Step::Write(fired)) => gathered.push(fired),
+                Ok(Step::Judge(promise, customer, purpose)) => {
+                    // Judging writes the promise at once: what was gathered goes first, so the ledger keeps the
+                    // order in which things happened.
+                    live.extend(self.write_gathered(conn, std::mem::take(&mut gathered), now_ms)?);
+                    self.judge_one(conn, &mut batch, delivery, promise, &customer, purpose, now)?;
                 }
                 Err(e) => {
-                    conn.batch_execute("ROLLBACK TO fire_one; RELEASE fire_one")?;
                     tracing::error!(delivery = %delivery.id, error = %e, "delivery failed; set aside");
-                    deliveries::mark_done(conn, &delivery.id, now_ms, Some(&format!("failed: {e}")))?;
+                    gathered.push(Fired::noted(delivery, format!("failed: {e}")));
                 }
             }
         }
+        live.extend(self.write_gathered(conn, gathered, now_ms)?);
         Ok((claimed.len(), live))
     }
 
-    fn fire(
+    /// Writes what the gathered deliveries produced in a few multi-row statements. Should that fail, they are
+    /// written again one by one, each in its own savepoint, so one bad row is set aside with its error instead of
+    /// blocking the queue.
+    fn write_gathered(
         &self,
         conn: &mut DbConn,
-        d: &Delivery,
-        now: DateTime<Utc>,
-    ) -> Result<(Option<String>, Vec<LivePrompt>), AppError> {
-        let Some(promise) = promises::find(conn, &d.promise_id)? else {
-            return Ok((Some("promise not found".into()), Vec::new()));
+        gathered: Vec<Fired>,
+        now_ms: i64,
+    ) -> Result<Vec<LivePrompt>, AppError> {
+        if gathered.is_empty() {
+            return Ok(Vec::new());
+        }
+        conn.batch_execute("SAVEPOINT fire_many")?;
+        match self.write_rows(conn, &gathered, now_ms) {
+            Ok(()) => {
+                conn.batch_execute("RELEASE fire_many")?;
+                return Ok(gathered.into_iter().flat_map(|f| f.live).collect());
+            }
+            Err(e) => {
+                conn.batch_execute("ROLLBACK TO fire_many; RELEASE fire_many")?;
+                tracing::warn!(error = %e, deliveries = gathered.len(), "writing a batch failed; writing one by one");
+            }
+        }
+        let mut live = Vec::new();
+        for fired in gathered {
+            conn.batch_execute("SAVEPOINT fire_one")?;
+            match self.write_rows(conn, std::slice::from_ref(&fired), now_ms) {
+                Ok(()) => {
+                    conn.batch_execute("RELEASE fire_one")?;
+                    live.extend(fired.live);
+                }
+                Err(e) => {
+                    conn.batch_execute("ROLLBACK TO fire_one; RELEASE fire_one")?;
+                    tracing::error!(delivery = %fired.delivery_id, error = %e, "delivery failed; set aside");
+                    deliveries::mark_done(conn, &fired.delivery_id, now_ms, Some(&format!("failed: {e}")))?;
+                }
+            }
+        }
+        Ok(live)
+    }
+
+    fn write_rows(&self, conn: &mut DbConn, gathered: &[Fired], now_ms: i64) -> Result<(), AppError> {
+        let prompts: Vec<Prompt> = gathered.iter().flat_map(|f| f.prompts.iter().cloned()).collect();
+        prompts::insert_all(conn, &prompts)?;
+        let events = gathered
+            .iter()
+            .filter_map(|f| f.promise.as_ref().map(|p| (p, &f.events)))
+            .flat_map(|(p, events)| events.iter().map(move |(kind, data)| (p, *kind, data.clone())))
+            .collect();
+        ledger::append_all(conn, events, now_ms)?;
+        let messages: Vec<Message> = gathered.iter().flat_map(|f| f.messages.iter().cloned()).collect();
+        messages::insert_all(conn, &messages)?;
+        let escalations: Vec<Delivery> = gathered.iter().filter_map(|f| f.escalation.clone()).collect();
+        deliveries::insert_all(conn, &escalations)?;
+        for prompt in &prompts {
+            crate::delivery::relay::announce(conn, &self.instance, &prompt.id)?;
+        }
+        let mut by_note: Vec<(Option<&str>, Vec<String>)> = Vec::new();
+        for fired in gathered {
+            let note = fired.note.as_deref();
+            match by_note.iter_mut().find(|(n, _)| *n == note) {
+                Some((_, ids)) => ids.push(fired.delivery_id.clone()),
+                None => by_note.push((note, vec![fired.delivery_id.clone()])),
+            }
+        }
+        for (note, ids) in by_note {
+            deliveries::mark_all_done(conn, &ids, now_ms, note)?;
+        }
+        Ok(())
+    }
+
+    /// What a delivery comes to, from the batch's data alone: the rows of its prompts, or a promise to judge.
+    fn plan(&self, conn: &mut DbConn, batch: &mut Batch, d: &Delivery, now: DateTime<Utc>) -> Result<Step, AppError> {
+        let Some(promise) = batch.promise(&d.promise_id).cloned() else {
+            return Ok(Step::Write(Fired::noted(d, "promise not found".into())));
         };
         let Some(purpose) = Purpose::parse(&d.purpose) else {
-            return Ok((Some(format!("unknown purpose {}", d.purpose)), Vec::new()));
+            return Ok(Step::Write(Fired::noted(d, format!("unknown purpose {}", d.purpose))));
         };
         let status = promise.status.parse::<PromiseStatus>().map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
         // Only the promise's current occurrence matters; anything else was overtaken by a reschedule or a keep.
         if !status.is_active() || promise.due_at != d.occurrence_at {
-            return Ok((Some("stale: the promise moved on".into()), Vec::new()));
+            return Ok(Step::Write(Fired::noted(d, "stale: the promise moved on".into())));
         }
-        let customer = customers::find(conn, &promise.customer_id)?
+        let customer = batch
+            .customer(&promise.customer_id)
+            .cloned()
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("customer of {} missing", promise.id)))?;
         let late = lateness(from_ms(d.next_attempt_at), now);
         let misfire = late > self.config.misfire_after;
         match purpose {
             Purpose::Lead if promise.due_at <= now.timestamp_millis() => {
-                Ok((Some("coalesced into the due prompt".into()), Vec::new()))
+                Ok(Step::Write(Fired::noted(d, "coalesced into the due prompt".into())))
             }
-            Purpose::Lead | Purpose::Due => self.prompt(conn, d, &promise, &customer, purpose, late, misfire, now),
-            Purpose::Escalation => {
-                if prompts::occurrence_acknowledged(conn, &promise.id, d.occurrence_at)? {
-                    return Ok((Some("acknowledged in time".into()), Vec::new()));
-                }
-                self.prompt(conn, d, &promise, &customer, purpose, late, misfire, now)
+            Purpose::Escalation if batch.acknowledged(&promise.id, d.occurrence_at) => {
+                Ok(Step::Write(Fired::noted(d, "acknowledged in time".into())))
             }
-            Purpose::Overdue => self.overdue(conn, promise, &customer, now).map(|note| (Some(note), Vec::new())),
-            Purpose::Expiry => self.expire(conn, promise, &customer, now).map(|note| (Some(note), Vec::new())),
+            Purpose::Lead | Purpose::Due | Purpose::Escalation => {
+                let fired = self.prompt(conn, batch, d, promise, &customer, purpose, late, misfire, now)?;
+                Ok(Step::Write(fired))
+            }
+            Purpose::Overdue | Purpose::Expiry => Ok(Step::Judge(promise, customer, purpose)),
         }
+    }
+
+    /// Judges a promise (missed, broken) in a savepoint of its own, writing at once: these are rare next to
+    /// prompts, and what they change (the promise, its deliveries) later deliveries of the batch must see.
+    #[expect(clippy::too_many_arguments, reason = "the delivery, what it is about and the batch it belongs to")]
+    fn judge_one(
+        &self,
+        conn: &mut DbConn,
+        batch: &mut Batch,
+        d: &Delivery,
+        promise: Promise,
+        customer: &Customer,
+        purpose: Purpose,
+        now: DateTime<Utc>,
+    ) -> Result<(), AppError> {
+        let now_ms = now.timestamp_millis();
+        conn.batch_execute("SAVEPOINT fire_one")?;
+        let judged = match purpose {
+            Purpose::Overdue => self.overdue(conn, batch, promise, customer, now),
+            _ => self.expire(conn, batch, promise, customer, now),
+        };
+        match judged {
+            Ok((note, changed)) => {
+                deliveries::mark_done(conn, &d.id, now_ms, Some(&note))?;
+                conn.batch_execute("RELEASE fire_one")?;
+                batch.promise_changed(changed);
+            }
+            Err(e) => {
+                conn.batch_execute("ROLLBACK TO fire_one; RELEASE fire_one")?;
+                tracing::error!(delivery = %d.id, error = %e, "delivery failed; set aside");
+                deliveries::mark_done(conn, &d.id, now_ms, Some(&format!("failed: {e}")))?;
+            }
+        }
+        Ok(())
     }
 
     #[expect(clippy::too_many_arguments, reason = "what a prompt is about, in one place")]
     fn prompt(
         &self,
         conn: &mut DbConn,
+        batch: &mut Batch,
         d: &Delivery,
-        promise: &Promise,
+        promise: Promise,
         customer: &Customer,
         purpose: Purpose,
         late: Duration,
         misfire: bool,
         now: DateTime<Utc>,
-    ) -> Result<(Option<String>, Vec<LivePrompt>), AppError> {
+    ) -> Result<Fired, AppError> {
         let now_ms = now.timestamp_millis();
-        let owner = agents::find(conn, &promise.owner_agent_id)?
+        batch.ensure_active(conn, &customer.id)?;
+        let batch = &*batch;
+        let owner = batch
+            .agent(&promise.owner_agent_id)
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("owner of {} missing", promise.id)))?;
-        let team = customer.team_id.clone().or_else(|| owner.team_id.clone());
-        let managers: Vec<String> = match &team {
-            Some(t) => agents::managers_of(conn, t)?.into_iter().map(|a| a.id).collect(),
-            None => Vec::new(),
-        };
+        let team = customer.team_id.as_deref().or(owner.team_id.as_deref());
+        let managers: &[String] = team.map(|t| batch.managers_of(t)).unwrap_or_default();
         let routing = if purpose == Purpose::Escalation {
             crate::domain::schedule::Routing {
-                recipients: if managers.is_empty() { vec![owner.id.clone()] } else { managers.clone() },
+                recipients: if managers.is_empty() { vec![owner.id.clone()] } else { managers.to_vec() },
                 handover_note: None,
             }
         } else {
-            let absence = agents::absence_at(conn, &owner.id, now_ms)?;
-            let away = absence.as_ref().map(|a| (a.stand_in_agent_id.as_deref(), a.note.as_str()));
-            route(&owner.id, &owner.name, away, &managers)
+            let away = batch.absence_of(&owner.id).map(|a| (a.stand_in_agent_id.as_deref(), a.note.as_str()));
+            route(&owner.id, &owner.name, away, managers)
         };
+        let mut fired = Fired { delivery_id: d.id.clone(), ..Fired::default() };
         // One routing hand-over per occurrence in the ledger: lead reminders go to the same stand-in with the same
         // note, but recording each would count one hand-over several times.
         if let (Some(note), Purpose::Due) = (&routing.handover_note, purpose) {
             let data = json!({ "from": owner.id, "to": routing.recipients, "note": note, "routing": true,
                                "occurrence": crate::routes::api::instant(d.occurrence_at) });
-            ledger::append(conn, promise, EventKind::HandedOver, None, now_ms, data)?;
+            fired.events.push((EventKind::HandedOver, data));
         }
         let circumstances = Circumstances {
             late: (late > Duration::seconds(59)).then_some(late),
@@ -270,11 +412,26 @@ impl Scheduler {
             handover_note: routing.handover_note.clone(),
             lead: (purpose == Purpose::Lead).then(|| from_ms(promise.due_at) - from_ms(d.next_attempt_at)),
         };
-        let mut live = Vec::new();
+        let history = History {
+            made_by: batch.agent(&promise.made_by_agent_id).map(|a| a.name.as_str()).unwrap_or_default(),
+            reschedules: batch.reschedules_of(&promise.id),
+            interactions: batch.interactions_of(&customer.id),
+            active: batch.active(&customer.id),
+        };
+        let email = self.config.email && purpose != Purpose::Lead;
+        let templates: &[&str] = if email { &["card", "subject"] } else { &["card"] };
+        let kind = match purpose {
+            Purpose::Lead => EventKind::Reminded,
+            Purpose::Escalation => EventKind::Escalated,
+            _ => EventKind::Prompted,
+        };
         for recipient_id in &routing.recipients {
-            let Some(recipient) = agents::find(conn, recipient_id)? else { continue };
-            let context = build(conn, promise, customer, &recipient, purpose, &circumstances, now)?;
-            let body = self.views.render(&recipient.locale, "card", &context).map_err(AppError::Internal)?;
+            let Some(recipient) = batch.agent(recipient_id) else { continue };
+            let context = build(history, &promise, customer, recipient, purpose, &circumstances, now);
+            let (mut texts, context) =
+                self.views.render_all(&recipient.locale, templates, context).map_err(AppError::Internal)?;
+            let subject = if email { texts.pop() } else { None };
+            let body = texts.pop().unwrap_or_default();
             let prompt = Prompt {
                 id: new_id("pmt"),
                 delivery_id: d.id.clone(),
@@ -292,45 +449,44 @@ impl Scheduler {
                 created_at: now_ms,
                 updated_at: now_ms,
             };
-            prompts::insert(conn, &prompt)?;
-            let kind = match purpose {
-                Purpose::Lead => EventKind::Reminded,
-                Purpose::Escalation => EventKind::Escalated,
-                _ => EventKind::Prompted,
-            };
             let data = json!({
                 "purpose": purpose.as_str(), "occurrence": crate::routes::api::instant(d.occurrence_at),
                 "delivery_id": d.id, "prompt_id": prompt.id, "recipient": recipient.id,
                 "late_by_ms": prompt.late_by_ms, "misfire": misfire,
             });
-            ledger::append(conn, promise, kind, None, now_ms, data)?;
-            let json = prompt_json(&prompt);
-            events::emit(conn, "prompt.fired", json.clone(), now)?;
-            if self.config.email && purpose != Purpose::Lead {
-                let subject = self.views.render(&recipient.locale, "subject", &context).map_err(AppError::Internal)?;
-                events::email(conn, &recipient.email, subject.trim(), &prompt.body, "prompt.fired", now)?;
+            fired.events.push((kind, data));
+            let json = prompt_json_with_card(&prompt, context);
+            fired.messages.extend(events::webhooks(&batch.subscriptions, "prompt.fired", &json, now));
+            if let Some(subject) = subject {
+                fired.messages.push(events::email_message(
+                    &recipient.email,
+                    subject.trim(),
+                    &prompt.body,
+                    "prompt.fired",
+                    now,
+                ));
             }
-            crate::delivery::relay::announce(conn, &self.instance, &prompt.id)?;
-            live.push(LivePrompt { agent_id: recipient.id.clone(), json: Arc::new(json) });
+            fired.live.push(LivePrompt { agent_id: recipient.id.clone(), json: Arc::new(json) });
+            fired.prompts.push(prompt);
         }
         if purpose == Purpose::Due {
-            events::emit(conn, "promise.due", promise_event_data(promise, customer, &self.views), now)?;
+            // The payload renders a template: only worth it when someone wants it.
+            if events::wanted(&batch.subscriptions, "promise.due") {
+                let data = promise_event_data(&promise, customer, &self.views);
+                fired.messages.extend(events::webhooks(&batch.subscriptions, "promise.due", &data, now));
+            }
             if promise.kind != PromiseKind::Deadline.as_str() {
-                self.schedule_escalation(conn, d, promise, now)?;
+                fired.escalation = Some(self.escalation(d, &promise, now));
             }
         }
-        Ok((None, live))
+        fired.promise = Some(promise);
+        Ok(fired)
     }
 
-    fn schedule_escalation(
-        &self,
-        conn: &mut DbConn,
-        d: &Delivery,
-        promise: &Promise,
-        now: DateTime<Utc>,
-    ) -> Result<(), AppError> {
+    /// The escalation check of a due prompt, fired if nobody acknowledged it by then.
+    fn escalation(&self, d: &Delivery, promise: &Promise, now: DateTime<Utc>) -> Delivery {
         let now_ms = now.timestamp_millis();
-        let row = Delivery {
+        Delivery {
             id: new_id("dlv"),
             promise_id: promise.id.clone(),
             occurrence_at: d.occurrence_at,
@@ -347,9 +503,7 @@ impl Scheduler {
             last_error: None,
             created_at: now_ms,
             updated_at: now_ms,
-        };
-        deliveries::insert_all(conn, &[row])?;
-        Ok(())
+        }
     }
 
     /// Due + grace passed without a keep: the promise (or, for an update, this occurrence) is missed. An update
@@ -358,10 +512,11 @@ impl Scheduler {
     fn overdue(
         &self,
         conn: &mut DbConn,
+        batch: &Batch,
         promise: Promise,
         customer: &Customer,
         now: DateTime<Utc>,
-    ) -> Result<String, AppError> {
+    ) -> Result<(String, Promise), AppError> {
         let now_ms = now.timestamp_millis();
         let occurrence = crate::routes::api::instant(promise.due_at);
         let mut changed = promise.clone();
@@ -389,18 +544,19 @@ impl Scheduler {
             let data = json!({ "occurrence": occurrence, "grace_seconds": promise.grace_seconds });
             ledger::save(conn, &promise, &mut changed, now_ms, None, vec![(EventKind::Missed, data)])?;
         }
-        events::emit(conn, "promise.missed", promise_event_data(&changed, customer, &self.views), now)?;
-        Ok("missed".into())
+        self.announce_change(conn, batch, "promise.missed", &changed, customer, now)?;
+        Ok(("missed".into(), changed))
     }
 
     /// Still not kept long after due: broken.
     fn expire(
         &self,
         conn: &mut DbConn,
+        batch: &Batch,
         promise: Promise,
         customer: &Customer,
         now: DateTime<Utc>,
-    ) -> Result<String, AppError> {
+    ) -> Result<(String, Promise), AppError> {
         let now_ms = now.timestamp_millis();
         let mut changed = promise.clone();
         changed.status = PromiseStatus::Broken.as_str().into();
@@ -414,7 +570,24 @@ impl Scheduler {
             vec![(EventKind::Broken, json!({ "reason": reason }))],
         )?;
         outbox::retire(conn, &changed.id)?;
-        events::emit(conn, "promise.broken", promise_event_data(&changed, customer, &self.views), now)?;
-        Ok("broken".into())
+        self.announce_change(conn, batch, "promise.broken", &changed, customer, now)?;
+        Ok(("broken".into(), changed))
+    }
+
+    /// Queues a promise event for the subscriptions that want it (the batch read them once).
+    fn announce_change(
+        &self,
+        conn: &mut DbConn,
+        batch: &Batch,
+        event_type: &str,
+        promise: &Promise,
+        customer: &Customer,
+        now: DateTime<Utc>,
+    ) -> Result<(), AppError> {
+        if events::wanted(&batch.subscriptions, event_type) {
+            let data = promise_event_data(promise, customer, &self.views);
+            messages::insert_all(conn, &events::webhooks(&batch.subscriptions, event_type, &data, now))?;
+        }
+        Ok(())
     }
 }

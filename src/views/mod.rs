@@ -56,6 +56,22 @@ impl Views {
         let name = format!("prompts/{}/{template}", language(locale));
         self.registry.render(&name, context).map_err(|e| anyhow::anyhow!("rendering {name}: {e}"))
     }
+
+    /// Renders several templates of a locale against one context and hands the context back: `render` copies
+    /// its context before rendering, which for a prompt card is a deep copy per template.
+    pub fn render_all(&self, locale: &str, templates: &[&str], context: Value) -> anyhow::Result<(Vec<String>, Value)> {
+        let mut context = handlebars::Context::from(context);
+        let mut texts = Vec::with_capacity(templates.len());
+        for template in templates {
+            let name = format!("prompts/{}/{template}", language(locale));
+            texts.push(
+                self.registry
+                    .render_with_context(&name, &context)
+                    .map_err(|e| anyhow::anyhow!("rendering {name}: {e}"))?,
+            );
+        }
+        Ok((texts, std::mem::take(context.data_mut())))
+    }
 }
 
 /// The template language for a BCP 47 locale.

@@ -248,6 +248,53 @@ async fn misfire_after_downtime_fires_once_marked_late_without_replaying_the_lea
     assert_eq!(events[1]["data"]["misfire"], true);
 }
 
+/// A busy customer: the card lists the ten soonest of the customer's other open promises and counts the rest, so
+/// a prompt stays a card however many promises are open; a customer with few lists them all and counts nothing.
+#[actix_web::test]
+async fn a_busy_customers_card_lists_the_ten_soonest_other_promises_and_counts_the_rest() {
+    let app = spawn_app_at(at("2026-03-16T09:00:00Z")).await;
+    let z = zaragoza(&app).await;
+    let marta = &z.marta.1;
+    let busy = customer(&app, marta, "Ferretería Delicias", "Europe/Madrid").await;
+    let quiet = customer(&app, marta, "Ana Royo", "Europe/Madrid").await;
+    // Asked for by the customer, so the Sundays among the days are allowed too.
+    let callback = |customer: &str, title: &str, due: &str| {
+        json!({ "customer_id": customer, "kind": "callback", "title": title, "due_local": due, "lead": [],
+                "customer_requested": true })
+    };
+    let first = app.created("/api/v1/promises", marta, callback(&busy, "Te llamo a las 11", "2026-03-16T11:00")).await;
+    // Made latest first, so the card's order can only come from the due times.
+    for day in (17..=29).rev() {
+        let title = format!("Pedido {day}");
+        app.created("/api/v1/promises", marta, callback(&busy, &title, &format!("2026-03-{day}T10:00"))).await;
+    }
+    let alone = app.created("/api/v1/promises", marta, callback(&quiet, "Te llamo", "2026-03-16T11:00")).await;
+    app.created("/api/v1/promises", marta, callback(&quiet, "Presupuesto", "2026-03-18T10:00")).await;
+
+    assert_eq!(app.at("2026-03-16T10:00:00Z").await, 2);
+    let prompts = inbox(&app, marta).await;
+    let card_of = |promise: &Value| prompts.iter().find(|p| p["promise_id"] == promise["id"]).unwrap().clone();
+    let busy_prompt = card_of(&first);
+    let listed: Vec<&str> = busy_prompt["card"]["other_promises"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["title"].as_str().unwrap())
+        .collect();
+    let soonest: Vec<String> = (17..=26).map(|day| format!("Pedido {day}")).collect();
+    assert_eq!(listed, soonest);
+    assert_eq!(busy_prompt["card"]["other_promises_more"], 3);
+    let body = busy_prompt["body"].as_str().unwrap();
+    assert!(body.contains("«Pedido 26»") && !body.contains("«Pedido 27»"), "{body}");
+    assert!(body.contains("  - y 3 promesas abiertas más\n"), "{body}");
+
+    let quiet_prompt = card_of(&alone);
+    assert_eq!(quiet_prompt["card"]["other_promises"].as_array().unwrap().len(), 1);
+    assert_eq!(quiet_prompt["card"]["other_promises_more"], 0);
+    let body = quiet_prompt["body"].as_str().unwrap();
+    assert!(body.contains("«Presupuesto»") && !body.contains("abiertas más"), "{body}");
+}
+
 /// Nobody acknowledges a due callback within 10 minutes: the team's managers are prompted; an acknowledged one
 /// is not escalated.
 #[actix_web::test]
