@@ -14,7 +14,7 @@ use crate::helpers::{at, spawn_app_at, zaragoza, TestApp};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
-const WAIT: Duration = Duration::from_secs(15);
+const WAIT: Duration = Duration::from_secs(30);
 
 /// chromedriver on a free port, killed with the Chromium it started (its own process group) when dropped.
 struct Driver {
