@@ -156,9 +156,17 @@ impl Browser {
         self.client.execute(script, vec![json!(css), json!(value)]).await.expect("set value");
     }
 
+    /// Submits a form and waits for the page it leads to: until the old page's root element is gone, so what is
+    /// read next (a `.flash`, say) cannot come from the page the form was on.
     async fn submit(&self, form_css: &str) {
+        let old_root = self.client.find(Locator::Css("html")).await.expect("the page's root");
         let button = format!("{form_css} button[type=submit]");
         self.client.find(Locator::Css(&button)).await.unwrap().click().await.unwrap();
+        let deadline = Instant::now() + WAIT;
+        while old_root.tag_name().await.is_ok() {
+            assert!(Instant::now() < deadline, "submitting `{form_css}` did not lead to a new page");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     async fn close(self) {
