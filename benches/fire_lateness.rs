@@ -1,5 +1,5 @@
-//! Prompt fire lateness on SQLite (DESIGN.md section 11): how late the real, release-built `tendero serve` fires
-//! due prompts.
+//! Prompt fire lateness (DESIGN.md section 11): how late the real, release-built `tendero serve` fires due
+//! prompts, on SQLite or, when BENCH_DATABASE_URL names a PostgreSQL server, on PostgreSQL.
 //!
 //! - (a) sustained: FIRE_RATE promises due per second for FIRE_SECONDS, each at its own instant, spread evenly
 //!   (default 1,000/s for 60 s = 60,000 promises);
@@ -11,31 +11,44 @@
 //!   (firing); then the agenda and brief latencies over that database (RESTART_READS sequential GETs each, admin
 //!   token) and the server's RSS.
 //!
-//! Each scenario gets a fresh database. The team, FIRE_AGENTS agents (shift "always") and one template customer
-//! are made over HTTP; customers (FIRE_PROMISES_PER_CUSTOMER promises each) and promises are then written straight
-//! into the SQLite file with the library, the way `POST /promises` writes them: the promise row, its `created`
-//! ledger event and its outbox rows through `outbox::schedule` (no webhook subscriptions exist, so nothing else).
-//! They have no lead reminders, so only the `due` delivery falls inside the run (overdue fires at due + 15 min).
-//! HTTP creation is left out on purpose: it is a different figure, and `due_local` has whole seconds, so it could
-//! not place promises at millisecond instants. The promises are written a day ahead, then shifted (due times,
-//! deliveries and `due_local`) in one statement so the first falls due FIRE_LEAD seconds (default 10) later, and
-//! the server is started straight away.
+//! Each scenario gets a fresh database: a SQLite file, or on PostgreSQL a database `fire_<scenario>_<pid>` made on
+//! the BENCH_DATABASE_URL server and dropped afterwards. The team, FIRE_AGENTS agents (shift "always") and one
+//! template customer are made over HTTP; customers (FIRE_PROMISES_PER_CUSTOMER promises each) and promises are
+//! then written straight into the database with the library, the rows `POST /promises` writes: the promise row,
+//! its `created` ledger event with its rollups, and its outbox rows through `outbox::schedule` (no webhook
+//! subscriptions exist, so nothing else), 2,000 promises per transaction. The events go in multi-row INSERTs, and
+//! on PostgreSQL, where every statement is a round trip, the customers and promises too; `outbox::schedule` is
+//! three statements per promise, most of the ten minutes a million take there. The promises have no lead
+//! reminders, so only the `due` delivery falls inside the run (overdue fires at due + 15 min). HTTP creation is
+//! left out on purpose: it is a different figure, and `due_local` has whole seconds, so it could not place
+//! promises at millisecond instants. The promises are written a day ahead, then shifted (due times, deliveries and
+//! `due_local`) in one transaction so the first falls due FIRE_LEAD seconds later, and the server is started
+//! straight away; on PostgreSQL a `VACUUM ANALYZE` and a `CHECKPOINT` come between, so the server starts on tables
+//! with statistics and without the shift's dead rows, as in service, and autovacuum does not run during the
+//! measurement.
 //!
 //! Two figures per prompt:
 //! - recorded: `prompts.fired_at - prompts.scheduled_for`, as the scheduler stores it. `fired_at` is the clock
 //!   read when its batch started, so this leaves out the time to fire the rest of the batch and commit it;
-//! - visible: when a reader polling the file every FIRE_POLL_MS (default 10) first saw the prompt committed, minus
-//!   `scheduled_for`: when an agent's inbox could show it, give or take one poll interval.
+//! - visible: when a second connection first saw the prompt committed, minus `scheduled_for`: when an agent's
+//!   inbox could show it, give or take one poll interval (FIRE_POLL_MS, default 10). On SQLite it reads the rows
+//!   added since its last poll; on PostgreSQL it listens for the `NOTIFY` the scheduler sends with each prompt in
+//!   the firing transaction, which PostgreSQL delivers at commit.
 //!
 //! Run with `cargo bench --bench fire_lateness` (which also builds the release binary), or build the binary with
-//! `cargo build --release --bin tendero` and point TENDERO_BIN at it.
+//! `cargo build --release --bin tendero` and point TENDERO_BIN at it. On PostgreSQL: `cargo build --release
+//! --all-features --bin tendero`, then `BENCH_DATABASE_URL=postgres://root@127.0.0.1:5432/test cargo bench
+//! --all-features --bench fire_lateness` (the role needs CREATEDB and, for `CHECKPOINT`, superuser or
+//! pg_checkpoint). The report adds the CPU of the machine's `postgres` processes there.
 //!
-//! Env: TENDERO_BIN (default: the binary cargo built, else target/release/tendero), FIRE_RATE (1000),
-//! FIRE_SECONDS (60), BURST (100000; 0 skips a scenario), FIRE_AGENTS (20), FIRE_PROMISES_PER_CUSTOMER (2),
-//! FIRE_LEAD (10), FIRE_POLL_MS (10), FIRE_DIR (where the databases go; default target/fire-lateness),
-//! FIRE_KEEP=1 keeps them; RESTART_OPEN (1000000; 0 skips the scenario), RESTART_DUE (100), RESTART_AGENTS (200),
-//! RESTART_PER_CUSTOMER (10), RESTART_READS (1000).
+//! Env: TENDERO_BIN (default: the binary cargo built, else target/release/tendero), BENCH_DATABASE_URL (a
+//! `postgres://` URL selects PostgreSQL; anything else, or none, SQLite), FIRE_RATE (1000), FIRE_SECONDS (60),
+//! BURST (100000; 0 skips a scenario), FIRE_AGENTS (20), FIRE_PROMISES_PER_CUSTOMER (2), FIRE_LEAD (10; 30 on
+//! PostgreSQL), FIRE_POLL_MS (10), FIRE_DIR (where the databases and server logs go; default target/fire-lateness), FIRE_KEEP=1
+//! keeps them (and the PostgreSQL databases); RESTART_OPEN (1000000; 0 skips the scenario), RESTART_DUE (100),
+//! RESTART_AGENTS (200), RESTART_PER_CUSTOMER (10), RESTART_READS (1000).
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -44,14 +57,17 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
+use diesel::sql_types::{BigInt, Text};
 use serde_json::{json, Value};
 
 use tendero::clock::new_id;
-use tendero::db::{Db, PoolOptions};
+use tendero::db::{schema, Backend, Db, DbConn, PoolOptions};
+use tendero::domain::metrics;
 use tendero::domain::vocab::EventKind;
+use tendero::error::AppError;
 use tendero::repo::customers::{self, Customer};
-use tendero::repo::promises::{self, Promise};
+use tendero::repo::metrics as rollups;
+use tendero::repo::promises::{self, NewPromiseEvent, Promise};
 use tendero::settings::{Settings, Tolerances};
 
 fn env_u64(name: &str, default: u64) -> u64 {
@@ -88,27 +104,56 @@ impl Server {
     }
 }
 
+/// Where a scenario's database lives.
+enum Store {
+    /// A file in the scenario's directory.
+    Sqlite(PathBuf),
+    /// A database made for the scenario on the BENCH_DATABASE_URL server (`server`), dropped with the run.
+    Postgres { server: String, name: String },
+}
+
+impl Store {
+    fn url(&self) -> String {
+        match self {
+            Store::Sqlite(path) => format!("sqlite://{}", path.display()),
+            Store::Postgres { server, name } => {
+                let (base, _) = server.rsplit_once('/').expect("BENCH_DATABASE_URL ends in /DATABASE");
+                format!("{base}/{name}")
+            }
+        }
+    }
+}
+
 struct Run {
     bin: PathBuf,
     dir: PathBuf,
     url: String,
-    db_path: PathBuf,
+    store: Store,
     http: reqwest::Client,
     admin: String,
     starts: u32,
 }
 
 impl Run {
-    fn new(bin: &Path, root: &Path, name: &str) -> Run {
+    /// A fresh directory for the server's logs and a fresh database: a file in that directory, or a database on
+    /// the PostgreSQL `server`.
+    fn new(bin: &Path, root: &Path, name: &str, server: Option<&str>) -> Run {
         let dir = root.join(format!("{}-{name}-{}", Utc::now().format("%Y%m%dT%H%M%S"), std::process::id()));
         std::fs::create_dir_all(&dir).expect("bench dir");
-        let db_path = dir.join("tendero.db");
-        let url = format!("sqlite://{}", db_path.display());
+        let store = match server {
+            None => Store::Sqlite(dir.join("tendero.db")),
+            Some(server) => {
+                let name = format!("fire_{name}_{}", std::process::id());
+                let mut admin = tendero::db::establish(server).expect("BENCH_DATABASE_URL answers");
+                admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("CREATE DATABASE");
+                Store::Postgres { server: server.to_string(), name }
+            }
+        };
         let mut run = Run {
             bin: bin.to_path_buf(),
             dir,
-            url,
-            db_path,
+            url: store.url(),
+            store,
             http: reqwest::Client::new(),
             admin: String::new(),
             starts: 0,
@@ -122,6 +167,14 @@ impl Run {
         let stdout = String::from_utf8_lossy(&out.stdout);
         run.admin = stdout.lines().rev().find(|l| !l.trim().is_empty()).expect("token").trim().to_string();
         run
+    }
+
+    /// What the report calls the database.
+    fn describe(&self) -> String {
+        match &self.store {
+            Store::Sqlite(path) => path.display().to_string(),
+            Store::Postgres { name, .. } => format!("{name} on PostgreSQL"),
+        }
     }
 
     fn command(&self) -> Command {
@@ -183,10 +236,44 @@ impl Run {
         Db::connect(&self.url, &PoolOptions { max_connections: 1, busy_timeout: Duration::from_secs(30) }).expect("db")
     }
 
-    fn raw(&self) -> SqliteConnection {
-        let mut c = SqliteConnection::establish(self.db_path.to_str().unwrap()).expect("sqlite");
-        c.batch_execute("PRAGMA busy_timeout = 30000;").unwrap();
+    /// A plain connection beside the server's, for the shift and for reading the results.
+    fn raw(&self) -> DbConn {
+        let mut c = tendero::db::establish(&self.url).expect("database connection");
+        if c.backend() == Backend::Sqlite {
+            c.batch_execute("PRAGMA busy_timeout = 30000;").unwrap();
+        }
         c
+    }
+
+    /// The database's size on disk, MiB.
+    fn size_mib(&self) -> f64 {
+        let bytes = match &self.store {
+            Store::Sqlite(path) => std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) as f64,
+            Store::Postgres { .. } => count(&mut self.raw(), "SELECT pg_database_size(current_database()) AS n") as f64,
+        };
+        bytes / 1048576.0
+    }
+}
+
+impl Drop for Run {
+    /// Removes the directory and drops the PostgreSQL database, unless FIRE_KEEP is set; after a panic the
+    /// directory stays for the server's logs.
+    fn drop(&mut self) {
+        if std::env::var("FIRE_KEEP").is_ok() {
+            match &self.store {
+                Store::Sqlite(_) => eprintln!("  kept {}", self.dir.display()),
+                Store::Postgres { name, .. } => eprintln!("  kept {} and the database {name}", self.dir.display()),
+            }
+            return;
+        }
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+        if let Store::Postgres { server, name } = &self.store {
+            if let Ok(mut admin) = tendero::db::establish(server) {
+                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        }
     }
 }
 
@@ -228,6 +315,60 @@ async fn cast(run: &mut Run, agents: usize) -> Cast {
     Cast { agents: ids, customer }
 }
 
+/// Inserts `rows` into `table`, as the library's repo functions do one. On PostgreSQL in multi-row INSERTs, since
+/// a round trip per row is what bulk loading costs there; on SQLite one row per statement, which in-process costs
+/// little, and diesel would run a batch holding NULLs (DEFAULT) in a transaction of its own, which cannot nest in
+/// the one `Db::write_blocking` opened.
+macro_rules! insert_rows {
+    ($conn:expr, $table:expr, $rows:expr) => {
+        match $conn {
+            DbConn::Sqlite(c) => {
+                $rows.iter().try_for_each(|row| diesel::insert_into($table).values(row).execute(c).map(|_| ()))
+            }
+            #[cfg(feature = "postgres")]
+            DbConn::Postgres(c) => $rows
+                .chunks(tendero::repo::ROWS_PER_INSERT)
+                .try_for_each(|rows| diesel::insert_into($table).values(rows).execute(c).map(|_| ())),
+        }
+    };
+}
+
+/// Promises written per transaction: a handful of multi-row statements each for the promises and their events,
+/// and few enough rows that SQLite's writer is not held for long.
+const PROMISES_PER_TRANSACTION: usize = 2_000;
+
+/// What `ledger::append` writes for the `created` event of each of `rows` (the event and its rollups), with the
+/// events in multi-row INSERTs and the rollups in one pass over their summed changes.
+fn append_created(conn: &mut DbConn, rows: &[Promise], now: i64) -> Result<(), AppError> {
+    let created = EventKind::Created.as_str();
+    let data: Vec<Value> = rows
+        .iter()
+        .map(|p| {
+            json!({ "kind": p.kind, "title": p.title, "due_local": p.due_local, "time_zone": p.time_zone,
+                    "customer_requested": true, "owner_agent_id": p.owner_agent_id, "warnings": [] })
+        })
+        .collect();
+    let events: Vec<NewPromiseEvent> = rows
+        .iter()
+        .zip(&data)
+        .map(|(p, data)| NewPromiseEvent {
+            promise_id: &p.id,
+            customer_id: &p.customer_id,
+            kind: created,
+            actor_agent_id: Some(&p.made_by_agent_id),
+            occurred_at: now,
+            data: data.to_string(),
+            created_at: now,
+            updated_at: now,
+        })
+        .collect();
+    promises::append_events(conn, &events)?;
+    let changes =
+        rows.iter().zip(&data).flat_map(|(p, data)| metrics::change(None, &rollups::facts(p), &[(created, data)]));
+    rollups::apply(conn, &metrics::coalesce(changes.collect()))?;
+    Ok(())
+}
+
 /// Writes `offsets.len()` promises due at `base + offset` (ms), spread over agents and customers, as the API would.
 fn write_promises(run: &Run, cast: &Cast, offsets: &[i64], base: i64, per_customer: usize, tolerances: &Tolerances) {
     let db = run.db();
@@ -250,16 +391,10 @@ fn write_promises(run: &Run, cast: &Cast, offsets: &[i64], base: i64, per_custom
                 c
             })
             .collect();
-        db.write_blocking(|conn| {
-            for c in &rows {
-                customers::insert(conn, c)?;
-            }
-            Ok(())
-        })
-        .expect("insert customers");
+        db.write_blocking(|conn| Ok(insert_rows!(conn, schema::customers::table, &rows)?)).expect("insert customers");
     }
     let mut done = 0usize;
-    for chunk in offsets.chunks(2_000) {
+    for chunk in offsets.chunks(PROMISES_PER_TRANSACTION) {
         let rows: Vec<Promise> = chunk
             .iter()
             .enumerate()
@@ -304,22 +439,20 @@ fn write_promises(run: &Run, cast: &Cast, offsets: &[i64], base: i64, per_custom
             })
             .collect();
         db.write_blocking(|conn| {
+            insert_rows!(conn, schema::promises::table, &rows)?;
+            append_created(conn, &rows, now)?;
             for p in &rows {
-                promises::insert(conn, p)?;
-                tendero::ledger::append(
-                    conn,
-                    p,
-                    EventKind::Created,
-                    Some(&p.made_by_agent_id),
-                    now,
-                    json!({ "kind": p.kind, "title": p.title, "due_local": p.due_local, "time_zone": p.time_zone,
-                            "customer_requested": true, "owner_agent_id": p.owner_agent_id, "warnings": [] }),
-                )?;
                 tendero::outbox::schedule(conn, p, tolerances, now)?;
             }
             Ok(())
         })
         .expect("insert promises");
+        if done == 0 && db.backend() == Backend::Postgres {
+            // `outbox::schedule` looks a promise's deliveries up with statements PostgreSQL plans once per
+            // connection; planned for an empty table they scan it whole, so each promise would cost more than the
+            // last. Statistics taken once there are rows make those plans index lookups.
+            db.write_blocking(|conn| Ok(conn.batch_execute("ANALYZE")?)).expect("ANALYZE");
+        }
         done += chunk.len();
     }
     eprintln!(
@@ -330,24 +463,43 @@ fn write_promises(run: &Run, cast: &Cast, offsets: &[i64], base: i64, per_custom
     );
 }
 
-/// Moves every due time (promises and their deliveries) by `shift_ms`, keeping `due_local` in step (UTC).
+/// Moves every due time (promises and their deliveries) by `shift_ms`, keeping `due_local` in step (UTC). On
+/// PostgreSQL the update leaves a dead copy of every row and makes the statistics stale, so a `VACUUM ANALYZE`
+/// follows, and a `CHECKPOINT`, so no checkpoint the load and the shift asked for falls inside the measurement.
 fn shift(run: &Run, shift_ms: i64) {
+    let started = Instant::now();
     let mut c = run.raw();
+    let (begin, due_local) = match c.backend() {
+        Backend::Sqlite => {
+            ("BEGIN IMMEDIATE", format!("strftime('%Y-%m-%dT%H:%M:%S', (due_at + {shift_ms}) / 1000, 'unixepoch')"))
+        }
+        Backend::Postgres => (
+            "BEGIN",
+            format!(
+                "to_char(to_timestamp((due_at + {shift_ms}) / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS')"
+            ),
+        ),
+    };
     c.batch_execute(&format!(
-        "BEGIN IMMEDIATE;
-         UPDATE promises SET due_at = due_at + {shift_ms},
-             due_local = strftime('%Y-%m-%dT%H:%M:%S', (due_at + {shift_ms}) / 1000, 'unixepoch');
+        "{begin};
+         UPDATE promises SET due_at = due_at + {shift_ms}, due_local = {due_local};
          UPDATE deliveries
              SET next_attempt_at = next_attempt_at + {shift_ms}, occurrence_at = occurrence_at + {shift_ms};
          COMMIT;"
     ))
     .expect("shift due times");
+    if c.backend() == Backend::Postgres {
+        // Each on its own: VACUUM cannot run inside the transaction a multi-statement string would make.
+        c.batch_execute("VACUUM ANALYZE").expect("VACUUM ANALYZE");
+        c.batch_execute("CHECKPOINT").expect("CHECKPOINT");
+    }
+    eprintln!("  shifted in {:.1} s", started.elapsed().as_secs_f64());
 }
 
 #[derive(QueryableByName)]
 struct Fired {
-    #[diesel(sql_type = BigInt)]
-    rid: i64,
+    #[diesel(sql_type = Text)]
+    id: String,
     #[diesel(sql_type = BigInt)]
     scheduled_for: i64,
     #[diesel(sql_type = BigInt)]
@@ -360,8 +512,66 @@ struct Count {
     n: i64,
 }
 
-fn count(c: &mut SqliteConnection, sql: &str) -> i64 {
+fn count(c: &mut DbConn, sql: &str) -> i64 {
     diesel::sql_query(sql).get_result::<Count>(c).map(|r| r.n).unwrap_or(0)
+}
+
+/// Notes when each prompt was first seen committed, from a connection of its own.
+enum Watch {
+    /// SQLite: the rows added since the last poll. Rowids follow the commit order (one writer), so the last one
+    /// seen is where the next poll starts.
+    Rowids { conn: SqliteConnection, last: i64 },
+    /// PostgreSQL: the scheduler's `NOTIFY` for each prompt, delivered at commit. Counting or scanning `prompts`
+    /// every few milliseconds would take much of a core from the server and PostgreSQL on a small machine, and
+    /// text ids do not follow the commit order.
+    #[cfg(feature = "postgres")]
+    Notified(diesel::PgConnection),
+}
+
+#[derive(QueryableByName)]
+struct Seen {
+    #[diesel(sql_type = BigInt)]
+    rid: i64,
+    #[diesel(sql_type = Text)]
+    id: String,
+}
+
+impl Watch {
+    /// Starts watching; on PostgreSQL it must listen before the first prompt fires.
+    fn new(run: &Run) -> Watch {
+        match run.raw() {
+            DbConn::Sqlite(conn) => Watch::Rowids { conn, last: 0 },
+            #[cfg(feature = "postgres")]
+            DbConn::Postgres(mut conn) => {
+                conn.batch_execute(&format!("LISTEN {}", tendero::delivery::relay::CHANNEL)).expect("LISTEN");
+                Watch::Notified(conn)
+            }
+        }
+    }
+
+    /// Adds the prompts committed since the last poll to `seen`, with the time of this poll.
+    fn poll(&mut self, seen: &mut HashMap<String, i64>) {
+        let ids: Vec<String> = match self {
+            Watch::Rowids { conn, last } => {
+                let rows: Vec<Seen> = diesel::sql_query("SELECT rowid AS rid, id FROM prompts WHERE rowid > ?")
+                    .bind::<BigInt, _>(*last)
+                    .load(conn)
+                    .unwrap_or_default();
+                *last = rows.iter().map(|r| r.rid).max().unwrap_or(*last);
+                rows.into_iter().map(|r| r.id).collect()
+            }
+            #[cfg(feature = "postgres")]
+            Watch::Notified(conn) => conn
+                .notifications_iter()
+                .map(|n| n.expect("notification").payload)
+                .filter_map(|p| tendero::delivery::relay::parse_payload(&p).map(|(_, id)| id.to_string()))
+                .collect(),
+        };
+        let t = now_ms();
+        for id in ids {
+            seen.entry(id).or_insert(t);
+        }
+    }
 }
 
 /// Server CPU seconds (user + system) and peak RSS in MiB, from /proc.
@@ -382,59 +592,91 @@ fn proc_usage(pid: u32) -> (f64, f64) {
     (ticks / 100.0, hwm_kib / 1024.0)
 }
 
+/// CPU seconds (user + system) of this machine's `postgres` processes, from /proc, including the children the
+/// postmaster has reaped (connections that closed): the database server's share of the work on PostgreSQL.
+fn postgres_cpu() -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return 0.0 };
+    let mut ticks = 0.0;
+    for pid in entries.flatten().filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok()) {
+        if std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim() != "postgres" {
+            continue;
+        }
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if let Some((_, rest)) = stat.rsplit_once(')') {
+            // utime, stime, cutime, cstime.
+            ticks += rest.split_whitespace().skip(11).take(4).filter_map(|v| v.parse::<f64>().ok()).sum::<f64>();
+        }
+    }
+    ticks / 100.0
+}
+
 struct Outcome {
     expected: usize,
     first_due: i64,
-    /// (rowid, scheduled_for, fired_at, visible_at)
-    rows: Vec<(i64, i64, i64, i64)>,
+    /// (scheduled_for, fired_at, visible_at)
+    rows: Vec<(i64, i64, i64)>,
     unfired: i64,
     failed: i64,
     margin_ms: i64,
     cpu_s: f64,
+    /// PostgreSQL's CPU over the same span; none on SQLite, whose work is inside the server.
+    db_cpu_s: Option<f64>,
     wall_s: f64,
     rss_mib: f64,
 }
 
+impl Outcome {
+    /// "; PostgreSQL CPU N s" for the report, on PostgreSQL.
+    fn db_cpu(&self) -> String {
+        self.db_cpu_s.map(|s| format!("; PostgreSQL CPU {s:.1} s")).unwrap_or_default()
+    }
+}
+
 /// Writes the promises, starts the server, watches until all have fired (or the time runs out), then reads the
 /// prompts back.
-async fn scenario(bin: &Path, root: &Path, name: &str, offsets: Vec<i64>, settings: &Settings) -> Outcome {
+async fn scenario(
+    bin: &Path,
+    root: &Path,
+    server_url: Option<&str>,
+    name: &str,
+    offsets: Vec<i64>,
+    settings: &Settings,
+) -> Outcome {
     let agents = env_u64("FIRE_AGENTS", 20) as usize;
     let per_customer = env_u64("FIRE_PROMISES_PER_CUSTOMER", 2) as usize;
-    let lead_ms = env_u64("FIRE_LEAD", 10) as i64 * 1000;
+    // On PostgreSQL the shift, VACUUM and CHECKPOINT of 100,000 promises take over 10 s on a small machine.
+    let lead_ms = env_u64("FIRE_LEAD", if server_url.is_some() { 30 } else { 10 }) as i64 * 1000;
     let poll = Duration::from_millis(env_u64("FIRE_POLL_MS", 10));
     let tolerances = settings.tolerances().expect("tolerances");
-    let mut run = Run::new(bin, root, name);
-    eprintln!("{name}: {} promises, database {}", offsets.len(), run.db_path.display());
+    let mut run = Run::new(bin, root, name, server_url);
+    eprintln!("{name}: {} promises, database {}", offsets.len(), run.describe());
     let cast = cast(&mut run, agents).await;
     let base = now_ms() + 86_400_000;
     write_promises(&run, &cast, &offsets, base, per_customer, &tolerances);
     let span = offsets.iter().max().copied().unwrap_or(0);
     let first_due = now_ms() + lead_ms;
     shift(&run, first_due - base);
+    let mut watch = Watch::new(&run);
     let server = run.start().await;
     let margin_ms = first_due - now_ms();
     eprintln!("  server up {:.1} s before the first due time", margin_ms as f64 / 1000.0);
     let last_due = first_due + span;
     let started_at = now_ms();
     let cpu_before = proc_usage(server.pid()).0;
+    let db_cpu_before = matches!(run.store, Store::Postgres { .. }).then(postgres_cpu);
 
-    let mut conn = run.raw();
-    let expected = offsets.len() as i64;
+    let expected = offsets.len();
     // Generous: two minutes after the last due time plus 2 ms per prompt.
-    let give_up = last_due + 120_000 + 2 * expected;
-    let mut samples: Vec<(i64, i64)> = Vec::new();
+    let give_up = last_due + 120_000 + 2 * expected as i64;
+    let mut seen: HashMap<String, i64> = HashMap::with_capacity(expected);
     let mut last_print = Instant::now();
     loop {
-        let seen = count(&mut conn, "SELECT coalesce(max(rowid), 0) AS n FROM prompts");
-        let t = now_ms();
-        if samples.last().is_none_or(|(_, n)| *n != seen) {
-            samples.push((t, seen));
-        }
-        if seen >= expected || t > give_up {
+        watch.poll(&mut seen);
+        if seen.len() >= expected || now_ms() > give_up {
             break;
         }
         if last_print.elapsed() > Duration::from_secs(10) {
-            eprintln!("  {seen} of {expected} fired");
+            eprintln!("  {} of {expected} fired", seen.len());
             last_print = Instant::now();
         }
         tokio::time::sleep(poll).await;
@@ -442,49 +684,39 @@ async fn scenario(bin: &Path, root: &Path, name: &str, offsets: Vec<i64>, settin
     let (cpu_after, rss_mib) = proc_usage(server.pid());
     drop(server);
     let stopped_at = now_ms();
-    let fired: Vec<Fired> = diesel::sql_query(
-        "SELECT rowid AS rid, scheduled_for, fired_at FROM prompts WHERE purpose = 'due' ORDER BY rowid",
-    )
-    .load(&mut conn)
-    .expect("read prompts");
+    let db_cpu_s = db_cpu_before.map(|before| postgres_cpu() - before);
+    drop(watch);
+    let mut conn = run.raw();
+    let fired: Vec<Fired> = diesel::sql_query("SELECT id, scheduled_for, fired_at FROM prompts WHERE purpose = 'due'")
+        .load(&mut conn)
+        .expect("read prompts");
     let unfired = count(&mut conn, "SELECT count(*) AS n FROM deliveries WHERE purpose = 'due' AND status = 'pending'");
     let failed = count(&mut conn, "SELECT count(*) AS n FROM deliveries WHERE last_error LIKE 'failed:%'");
-    let rows = fired
-        .iter()
-        .map(|f| {
-            let i = samples.partition_point(|(_, n)| *n < f.rid);
-            // Committed after the last poll (only when the run timed out): the kill is the upper bound.
-            let visible = samples.get(i).map(|(t, _)| *t).unwrap_or(stopped_at);
-            (f.rid, f.scheduled_for, f.fired_at, visible)
-        })
-        .collect();
-    drop(conn);
-    if std::env::var("FIRE_KEEP").is_err() {
-        let _ = std::fs::remove_dir_all(&run.dir);
-    } else {
-        eprintln!("  kept {}", run.dir.display());
-    }
+    // Committed after the last poll (only when the run timed out): the kill is the upper bound.
+    let rows =
+        fired.iter().map(|f| (f.scheduled_for, f.fired_at, seen.get(&f.id).copied().unwrap_or(stopped_at))).collect();
     Outcome {
-        expected: offsets.len(),
+        expected,
         first_due,
         rows,
         unfired,
         failed,
         margin_ms,
         cpu_s: cpu_after - cpu_before,
+        db_cpu_s,
         wall_s: (stopped_at - started_at) as f64 / 1000.0,
         rss_mib,
     }
 }
 
 /// (c): restart with a large database of open promises; returns the report lines.
-async fn restart(bin: &Path, root: &Path, settings: &Settings) -> Vec<String> {
+async fn restart(bin: &Path, root: &Path, server_url: Option<&str>, settings: &Settings) -> Vec<String> {
     let open = env_u64("RESTART_OPEN", 1_000_000) as i64;
     let due_now = env_u64("RESTART_DUE", 100) as i64;
     let reads = env_u64("RESTART_READS", 1_000) as usize;
     let tolerances = settings.tolerances().expect("tolerances");
-    let mut run = Run::new(bin, root, "restart");
-    eprintln!("restart: {open} open promises + {due_now} due at the start, database {}", run.db_path.display());
+    let mut run = Run::new(bin, root, "restart", server_url);
+    eprintln!("restart: {open} open promises + {due_now} due at the start, database {}", run.describe());
     let cast = cast(&mut run, env_u64("RESTART_AGENTS", 200) as usize).await;
     // Offsets from `base`: the due-now ones at 0, the open ones spread over 30 days from a day later.
     let day = 86_400_000i64;
@@ -494,7 +726,7 @@ async fn restart(bin: &Path, root: &Path, settings: &Settings) -> Vec<String> {
     let load_started = Instant::now();
     write_promises(&run, &cast, &offsets, base, env_u64("RESTART_PER_CUSTOMER", 10) as usize, &tolerances);
     let load_s = load_started.elapsed().as_secs_f64();
-    let db_mib = std::fs::metadata(&run.db_path).map(|m| m.len()).unwrap_or(0) as f64 / 1048576.0;
+    let db_mib = run.size_mib();
     let events = count(&mut run.raw(), "SELECT count(*) AS n FROM promise_events");
     let pending = count(&mut run.raw(), "SELECT count(*) AS n FROM deliveries WHERE status = 'pending'");
     // Let the OS write the load back, so the start is not measured against a flush of gigabytes.
@@ -571,11 +803,6 @@ async fn restart(bin: &Path, root: &Path, settings: &Settings) -> Vec<String> {
     }
     lines.push(format!("server peak RSS {:.0} MiB", proc_usage(server.pid()).1));
     drop(server);
-    if std::env::var("FIRE_KEEP").is_err() {
-        let _ = std::fs::remove_dir_all(&run.dir);
-    } else {
-        eprintln!("  kept {}", run.dir.display());
-    }
     lines
 }
 
@@ -634,24 +861,33 @@ fn main() {
         std::env::var_os("FIRE_DIR").map(PathBuf::from).unwrap_or_else(|| manifest_dir().join("target/fire-lateness"));
     std::fs::create_dir_all(&root).expect("FIRE_DIR");
     let root = root.canonicalize().expect("FIRE_DIR path");
+    // A PostgreSQL URL selects PostgreSQL, as in http_load; the scenarios make their databases on that server.
+    let server_url = std::env::var("BENCH_DATABASE_URL").ok().filter(|u| u.starts_with("postgres"));
+    if server_url.is_some() && !cfg!(feature = "postgres") {
+        eprintln!("fire_lateness: BENCH_DATABASE_URL names PostgreSQL; run with `--all-features`.");
+        std::process::exit(2);
+    }
+    let server_url = server_url.as_deref();
     // Only the promise tolerances (grace, broken-after) are taken from the settings.
     let settings = Settings::load(None).expect("settings");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
 
     let mut report = Vec::new();
-    report.push(format!("fire lateness on SQLite, {} ({})", bin.display(), machine()));
+    let backend = server_url.map_or("SQLite".to_string(), |url| format!("PostgreSQL ({url})"));
+    report.push(format!("fire lateness on {backend}, {} ({})", bin.display(), machine()));
     if rate > 0 && seconds > 0 {
         let n = rate * seconds;
         // Evenly spread: promise i is due i/rate seconds after the first.
         let offsets: Vec<i64> = (0..n).map(|i| (i * 1000 / rate) as i64).collect();
-        let o = runtime.block_on(scenario(&bin, &root, "sustained", offsets, &settings));
+        let o = runtime.block_on(scenario(&bin, &root, server_url, "sustained", offsets, &settings));
         report.push(String::new());
         report.push(format!(
             "(a) sustained: {rate}/s for {seconds} s = {n} promises due (server up {:.1} s before the first; \
-             server CPU {:.1} s in {:.0} s from start to stop; peak RSS {:.0} MiB)",
+             server CPU {:.1} s in {:.0} s from start to stop{}; peak RSS {:.0} MiB)",
             o.margin_ms as f64 / 1000.0,
             o.cpu_s,
             o.wall_s,
+            o.db_cpu(),
             o.rss_mib,
         ));
         report.push(format!(
@@ -659,8 +895,8 @@ fn main() {
             "lateness, ms", "count", "p50", "p90", "p99", "max"
         ));
         report.push(format!("|{:-<30}|{:-<9}|{:-<8}|{:-<8}|{:-<8}|{:-<9}|", "", "", "", "", "", ""));
-        report.push(line("recorded (fired_at)", o.rows.iter().map(|r| r.2 - r.1).collect()));
-        report.push(line("visible (committed, polled)", o.rows.iter().map(|r| r.3 - r.1).collect()));
+        report.push(line("recorded (fired_at)", o.rows.iter().map(|r| r.1 - r.0).collect()));
+        report.push(line("visible (committed, polled)", o.rows.iter().map(|r| r.2 - r.0).collect()));
         report.push(format!(
             "fired {} of {}; still pending {}; failed {}",
             o.rows.len(),
@@ -671,17 +907,18 @@ fn main() {
     }
     if burst > 0 {
         let offsets = vec![0i64; burst as usize];
-        let o = runtime.block_on(scenario(&bin, &root, "burst", offsets, &settings));
-        let recorded = o.rows.iter().map(|r| r.2).max().map(|m| m - o.first_due).unwrap_or(0);
-        let visible = o.rows.iter().map(|r| r.3).max().map(|m| m - o.first_due).unwrap_or(0);
-        let first_visible = o.rows.iter().map(|r| r.3).min().map(|m| m - o.first_due).unwrap_or(0);
+        let o = runtime.block_on(scenario(&bin, &root, server_url, "burst", offsets, &settings));
+        let recorded = o.rows.iter().map(|r| r.1).max().map(|m| m - o.first_due).unwrap_or(0);
+        let visible = o.rows.iter().map(|r| r.2).max().map(|m| m - o.first_due).unwrap_or(0);
+        let first_visible = o.rows.iter().map(|r| r.2).min().map(|m| m - o.first_due).unwrap_or(0);
         report.push(String::new());
         report.push(format!(
             "(b) burst: {burst} promises due at one instant (server up {:.1} s before; server CPU {:.1} s in {:.0} s \
-             from start to stop; peak RSS {:.0} MiB)",
+             from start to stop{}; peak RSS {:.0} MiB)",
             o.margin_ms as f64 / 1000.0,
             o.cpu_s,
             o.wall_s,
+            o.db_cpu(),
             o.rss_mib
         ));
         report.push(format!(
@@ -702,7 +939,7 @@ fn main() {
     }
     if env_u64("RESTART_OPEN", 1_000_000) > 0 {
         report.push(String::new());
-        report.extend(runtime.block_on(restart(&bin, &root, &settings)));
+        report.extend(runtime.block_on(restart(&bin, &root, server_url, &settings)));
     }
     let text = report.join("\n");
     println!("\n{text}");

@@ -184,7 +184,12 @@ fn promise_body(customers: &[String], agents: &[String], i: usize) -> Value {
 fn raw_limit(url: &str, template: &tendero::repo::promises::Promise, seconds: u64) -> f64 {
     let mut conn = tendero::db::establish(url).expect("raw connection");
     if url.starts_with("sqlite") {
-        conn.batch_execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;").unwrap();
+        // The stopped server's file may still be settling (WAL checkpoint); wait on its lock like the server does.
+        conn.batch_execute(
+            "PRAGMA busy_timeout = 30000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+             PRAGMA foreign_keys = ON;",
+        )
+        .unwrap();
     }
     let settings = tendero::settings::Settings::load(None).unwrap();
     let tolerances = settings.tolerances().unwrap();

@@ -45,13 +45,33 @@ pub fn next_occurrence(
 }
 
 /// Replaces the promise's pending deliveries with those of its current occurrence (none when it is closed).
+///
+/// Deliveries already made for the same occurrence (delivered or failed) are kept, and not planned again.
 pub fn schedule(conn: &mut DbConn, promise: &Promise, tolerances: &Tolerances, now_ms: i64) -> Result<(), AppError> {
     deliveries::retire_pending(conn, &promise.id)?;
+    deliveries::insert_all(conn, &planned(promise, tolerances, now_ms))?;
+    Ok(())
+}
+
+/// Writes the deliveries of a promise that has none yet (one just made): [`schedule`] without retiring pending
+/// ones or looking for earlier ones, two statements wasted on the creation path.
+pub fn schedule_new(
+    conn: &mut DbConn,
+    promise: &Promise,
+    tolerances: &Tolerances,
+    now_ms: i64,
+) -> Result<(), AppError> {
+    deliveries::insert_fresh(conn, &planned(promise, tolerances, now_ms))?;
+    Ok(())
+}
+
+/// The deliveries of the promise's current occurrence; none when it is closed.
+fn planned(promise: &Promise, tolerances: &Tolerances, now_ms: i64) -> Vec<Delivery> {
     let active = promise.status.parse::<PromiseStatus>().map(PromiseStatus::is_active).unwrap_or(false);
     if !active {
-        return Ok(());
+        return Vec::new();
     }
-    let rows: Vec<Delivery> = plan(&timing_of(promise, tolerances), from_ms(now_ms))
+    plan(&timing_of(promise, tolerances), from_ms(now_ms))
         .into_iter()
         .map(|p| Delivery {
             id: new_id("dlv"),
@@ -71,9 +91,7 @@ pub fn schedule(conn: &mut DbConn, promise: &Promise, tolerances: &Tolerances, n
             created_at: now_ms,
             updated_at: now_ms,
         })
-        .collect();
-    deliveries::insert_all(conn, &rows)?;
-    Ok(())
+        .collect()
 }
 
 /// Retires a closed promise's pending deliveries.

@@ -23,8 +23,20 @@ pub const EVENT_TYPES: &[&str] = &[
 ];
 
 /// Queues `event_type` with `data` for every active subscription that wants it.
-pub fn emit(conn: &mut DbConn, event_type: &str, data: Value, now: DateTime<Utc>) -> Result<(), AppError> {
+///
+/// `data` is built only when a subscription wants the event: most events have no subscriber, and building a
+/// payload (a rendered confirmation, the spoken due time) is a measurable share of a write.
+pub fn emit(
+    conn: &mut DbConn,
+    event_type: &str,
+    now: DateTime<Utc>,
+    data: impl FnOnce() -> Value,
+) -> Result<(), AppError> {
     let subscriptions = messages::active_subscriptions(conn)?;
+    if !wanted(&subscriptions, event_type) {
+        return Ok(());
+    }
+    let data = data();
     for message in webhooks(&subscriptions, event_type, &data, now) {
         messages::insert(conn, &message)?;
     }

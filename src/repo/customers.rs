@@ -96,6 +96,15 @@ pub fn update(conn: &mut DbConn, id: &str, changes: &CustomerChanges) -> QueryRe
     diesel::update(customers::table.find(id)).set(changes).execute(conn).map(|n| n == 1)
 }
 
+/// Makes `owner_id` the customer's shopkeeper if they have none yet; a concurrent first promise that got there
+/// first keeps it. Returns whether this call set it.
+pub fn adopt(conn: &mut DbConn, id: &str, owner_id: &str, now_ms: i64) -> QueryResult<bool> {
+    diesel::update(customers::table.find(id).filter(customers::owner_agent_id.is_null()))
+        .set((customers::owner_agent_id.eq(owner_id), customers::updated_at.eq(now_ms)))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
 /// A page of customers ordered by id, optionally limited to one team and a name/phone/email search.
 pub fn list(
     conn: &mut DbConn,

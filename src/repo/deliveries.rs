@@ -92,6 +92,23 @@ pub fn insert_all(conn: &mut DbConn, rows: &[Delivery]) -> QueryResult<()> {
     Ok(())
 }
 
+/// Inserts the deliveries of a promise that has none yet (one just made), one row per statement: the statement
+/// is prepared once and cached, where [`insert_all`]'s existence check and multi-row INSERT are prepared anew for
+/// every size, which costs more than they save for the few rows of one promise.
+pub fn insert_fresh(conn: &mut DbConn, rows: &[Delivery]) -> QueryResult<()> {
+    for (i, row) in rows.iter().enumerate() {
+        // Two plans may coincide (a lead reminder at the due time): the first one stands, as in `insert_all`.
+        let repeated = rows[..i].iter().any(|d| {
+            (&d.promise_id, d.occurrence_at, &d.purpose, &d.channel, &d.recipient, d.next_attempt_at)
+                == (&row.promise_id, row.occurrence_at, &row.purpose, &row.channel, &row.recipient, row.next_attempt_at)
+        });
+        if !repeated {
+            super::insert_rows!(&mut *conn, deliveries::table, row)?;
+        }
+    }
+    Ok(())
+}
+
 /// Removes a promise's pending deliveries (the ledger keeps the history; the outbox only holds future work).
 pub fn retire_pending(conn: &mut DbConn, promise_id: &str) -> QueryResult<usize> {
     diesel::delete(

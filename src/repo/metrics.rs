@@ -29,84 +29,109 @@ pub fn facts(p: &Promise) -> Facts<'_> {
     }
 }
 
-const COUNTER_COLUMNS: &str = "pending, missed_open, kept_on_time, kept_late, broken, cancelled, \
-    renegotiated_by_customer, renegotiated_by_agent, handovers";
-
-/// An upsert into a rollup table that adds to the row when it exists. `keys` are the key columns before the
-/// values, `conflict` the primary key, `adds` the columns that are summed.
-fn upsert_sql(conn: &DbConn, table: &str, keys: &str, conflict: &str, adds: &str) -> String {
-    let b = conn.backend();
-    let columns = format!("{keys}, {adds}");
-    let markers: Vec<String> = (1..=columns.split(',').count()).map(|n| b.marker(n)).collect();
-    let sums: Vec<String> =
-        adds.split(',').map(str::trim).map(|c| format!("{c} = {table}.{c} + excluded.{c}")).collect();
-    format!(
-        "INSERT INTO {table} ({columns}) VALUES ({}) ON CONFLICT ({conflict}) DO UPDATE SET {}",
-        markers.join(", "),
-        sums.join(", ")
-    )
-}
-
-/// Binds a row's team, agent and kind, then the nine counters, to a rollup upsert whose period columns are bound.
-macro_rules! bind_counts {
-    ($query:expr, $k:expr, $c:expr) => {
-        $query
-            .bind::<Text, _>(&$k.team_id)
-            .bind::<Text, _>(&$k.agent_id)
-            .bind::<Text, _>(&$k.kind)
-            .bind::<BigInt, _>($c.pending)
-            .bind::<BigInt, _>($c.missed_open)
-            .bind::<BigInt, _>($c.kept_on_time)
-            .bind::<BigInt, _>($c.kept_late)
-            .bind::<BigInt, _>($c.broken)
-            .bind::<BigInt, _>($c.cancelled)
-            .bind::<BigInt, _>($c.renegotiated_by_customer)
-            .bind::<BigInt, _>($c.renegotiated_by_agent)
-            .bind::<BigInt, _>($c.handovers)
+/// Runs a statement built by `$body` with `$c` bound to the backend's own connection. Typed diesel statements are
+/// prepared once per connection and cached; hand-written `sql_query` text is prepared again on every call, which
+/// on the write path of every ledger change was a large share of the writer's time.
+macro_rules! per_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            DbConn::Sqlite($c) => $body,
+            #[cfg(feature = "postgres")]
+            DbConn::Postgres($c) => $body,
+        }
     };
 }
 
-/// Adds deltas to the rollups, at both grains (the day and its week): one upsert per row (`INSERT ... ON CONFLICT
-/// DO UPDATE`, on both backends), so concurrent writers on PostgreSQL add to the same row instead of racing to
-/// create it.
+/// Adds `$counts` to the counter row of rollup table `$t` keyed by the `$key = $value` pairs (`INSERT ... ON
+/// CONFLICT DO UPDATE`): concurrent writers on PostgreSQL add to the same row instead of racing to create it.
+macro_rules! add_counts {
+    ($conn:expr, $t:ident, [$($key:ident = $value:expr),*], [$($conflict:ident),*], $counts:expr) => {{
+        let c = $counts;
+        per_backend!($conn, |db| diesel::insert_into($t::table)
+            .values((
+                $($t::$key.eq($value),)*
+                $t::pending.eq(c.pending),
+                $t::missed_open.eq(c.missed_open),
+                $t::kept_on_time.eq(c.kept_on_time),
+                $t::kept_late.eq(c.kept_late),
+                $t::broken.eq(c.broken),
+                $t::cancelled.eq(c.cancelled),
+                $t::renegotiated_by_customer.eq(c.renegotiated_by_customer),
+                $t::renegotiated_by_agent.eq(c.renegotiated_by_agent),
+                $t::handovers.eq(c.handovers),
+            ))
+            .on_conflict(($($t::$conflict,)*))
+            .do_update()
+            .set((
+                $t::pending.eq($t::pending + excluded($t::pending)),
+                $t::missed_open.eq($t::missed_open + excluded($t::missed_open)),
+                $t::kept_on_time.eq($t::kept_on_time + excluded($t::kept_on_time)),
+                $t::kept_late.eq($t::kept_late + excluded($t::kept_late)),
+                $t::broken.eq($t::broken + excluded($t::broken)),
+                $t::cancelled.eq($t::cancelled + excluded($t::cancelled)),
+                $t::renegotiated_by_customer.eq($t::renegotiated_by_customer + excluded($t::renegotiated_by_customer)),
+                $t::renegotiated_by_agent.eq($t::renegotiated_by_agent + excluded($t::renegotiated_by_agent)),
+                $t::handovers.eq($t::handovers + excluded($t::handovers)),
+            ))
+            .execute(db))
+    }};
+}
+
+/// Adds to the summed columns `$adds` of the row of `$t` keyed by the `$key = $value` pairs.
+macro_rules! add_to {
+    ($conn:expr, $t:ident, [$($key:ident = $value:expr),*], [$($conflict:ident),*], [$($add:ident = $n:expr),*]) => {
+        per_backend!($conn, |db| diesel::insert_into($t::table)
+            .values(($($t::$key.eq($value),)* $($t::$add.eq($n),)*))
+            .on_conflict(($($t::$conflict,)*))
+            .do_update()
+            .set(($($t::$add.eq($t::$add + excluded($t::$add)),)*))
+            .execute(db))
+    };
+}
+
+/// Adds deltas to the rollups, at both grains (the day and its week), one upsert per row.
 pub fn apply(conn: &mut DbConn, deltas: &[Delta]) -> QueryResult<()> {
-    use diesel::sql_types::{BigInt, Integer, Text};
-    let key = "team_id, agent_id, kind";
-    let days_sql =
-        upsert_sql(conn, "metric_days", &format!("day, week, {key}"), &format!("day, {key}"), COUNTER_COLUMNS);
-    let weeks_sql = upsert_sql(conn, "metric_weeks", &format!("week, {key}"), &format!("week, {key}"), COUNTER_COLUMNS);
-    let late_keys = format!("{key}, minutes");
-    let late_days_sql =
-        upsert_sql(conn, "metric_lateness", &format!("day, week, {late_keys}"), &format!("day, {late_keys}"), "count");
-    let late_weeks_sql = upsert_sql(
-        conn,
-        "metric_lateness_weeks",
-        &format!("week, {late_keys}"),
-        &format!("week, {late_keys}"),
-        "count",
-    );
+    use diesel::upsert::excluded;
     for d in deltas {
         let (k, week) = (&d.key, week_of(d.key.day));
         if !d.counts.is_zero() {
-            let c = d.counts;
-            bind_counts!(diesel::sql_query(&days_sql).bind::<Integer, _>(k.day).bind::<Integer, _>(week), k, c)
-                .execute(conn)?;
-            bind_counts!(diesel::sql_query(&weeks_sql).bind::<Integer, _>(week), k, c).execute(conn)?;
+            add_counts!(
+                &mut *conn,
+                metric_days,
+                [day = k.day, week = week, team_id = &k.team_id, agent_id = &k.agent_id, kind = &k.kind],
+                [day, team_id, agent_id, kind],
+                d.counts
+            )?;
+            add_counts!(
+                &mut *conn,
+                metric_weeks,
+                [week = week, team_id = &k.team_id, agent_id = &k.agent_id, kind = &k.kind],
+                [week, team_id, agent_id, kind],
+                d.counts
+            )?;
         }
         if let Some((minutes, n)) = d.lateness {
-            macro_rules! bind_late {
-                ($query:expr) => {
-                    $query
-                        .bind::<Text, _>(&k.team_id)
-                        .bind::<Text, _>(&k.agent_id)
-                        .bind::<Text, _>(&k.kind)
-                        .bind::<BigInt, _>(minutes)
-                        .bind::<BigInt, _>(n)
-                };
-            }
-            bind_late!(diesel::sql_query(&late_days_sql).bind::<Integer, _>(k.day).bind::<Integer, _>(week))
-                .execute(conn)?;
-            bind_late!(diesel::sql_query(&late_weeks_sql).bind::<Integer, _>(week)).execute(conn)?;
+            add_to!(
+                &mut *conn,
+                metric_lateness,
+                [
+                    day = k.day,
+                    week = week,
+                    team_id = &k.team_id,
+                    agent_id = &k.agent_id,
+                    kind = &k.kind,
+                    minutes = minutes
+                ],
+                [day, team_id, agent_id, kind, minutes],
+                [count = n]
+            )?;
+            add_to!(
+                &mut *conn,
+                metric_lateness_weeks,
+                [week = week, team_id = &k.team_id, agent_id = &k.agent_id, kind = &k.kind, minutes = minutes],
+                [week, team_id, agent_id, kind, minutes],
+                [count = n]
+            )?;
         }
     }
     Ok(())
@@ -118,29 +143,22 @@ pub fn add_contact(conn: &mut DbConn, day: i32, team_id: &str, owner_id: &str, b
 }
 
 fn add_contacts(conn: &mut DbConn, day: i32, team: &str, owner: &str, outbound: i64, by: i64) -> QueryResult<()> {
-    use diesel::sql_types::{BigInt, Integer, Text};
-    let days_sql = upsert_sql(
-        conn,
-        "metric_contacts",
-        "day, week, team_id, agent_id",
-        "day, team_id, agent_id",
-        "outbound, by_owner",
-    );
-    let weeks_sql = upsert_sql(
-        conn,
-        "metric_contacts_weeks",
-        "week, team_id, agent_id",
-        "week, team_id, agent_id",
-        "outbound, by_owner",
-    );
-    macro_rules! bind_contacts {
-        ($query:expr) => {
-            $query.bind::<Text, _>(team).bind::<Text, _>(owner).bind::<BigInt, _>(outbound).bind::<BigInt, _>(by)
-        };
-    }
+    use diesel::upsert::excluded;
     let week = week_of(day);
-    bind_contacts!(diesel::sql_query(days_sql).bind::<Integer, _>(day).bind::<Integer, _>(week)).execute(conn)?;
-    bind_contacts!(diesel::sql_query(weeks_sql).bind::<Integer, _>(week)).execute(conn)?;
+    add_to!(
+        &mut *conn,
+        metric_contacts,
+        [day = day, week = week, team_id = team, agent_id = owner],
+        [day, team_id, agent_id],
+        [outbound = outbound, by_owner = by]
+    )?;
+    add_to!(
+        &mut *conn,
+        metric_contacts_weeks,
+        [week = week, team_id = team, agent_id = owner],
+        [week, team_id, agent_id],
+        [outbound = outbound, by_owner = by]
+    )?;
     Ok(())
 }
 

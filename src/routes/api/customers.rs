@@ -834,8 +834,9 @@ pub async fn create_interaction(
                             // callback has its remaining ones retired.
                             outbox::schedule(conn, kept, &tolerances, now_ms)?;
                             if kept.status == PromiseStatus::Kept.as_str() {
-                                let data = promise_event_data(kept, &customer, &views);
-                                events::emit(conn, "promise.kept", data, now)?;
+                                events::emit(conn, "promise.kept", now, || {
+                                    promise_event_data(kept, &customer, &views)
+                                })?;
                             }
                         }
                     }
@@ -844,8 +845,9 @@ pub async fn create_interaction(
         } else {
             interactions::insert(conn, &interaction)?;
         }
-        let data = serde_json::to_value(InteractionOut::from(interaction.clone())).unwrap_or_default();
-        events::emit(conn, "interaction.created", data, now)?;
+        events::emit(conn, "interaction.created", now, || {
+            serde_json::to_value(InteractionOut::from(interaction.clone())).unwrap_or_default()
+        })?;
         to_json(InteractionCreated {
             interaction: InteractionOut::from(interaction),
             promise: promise_after.map(|p| PromiseOut { warnings: None, ..promise_out(p, Vec::new()) }),

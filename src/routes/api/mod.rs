@@ -338,6 +338,59 @@ pub async fn idempotent_write<F>(
 where
     F: FnOnce(&mut DbConn) -> Result<serde_json::Value, AppError> + Send + 'static,
 {
+    let (key, request_hash) = idempotency_of(req, raw)?;
+    let agent_id = caller.agent_id.clone();
+    let now = state.clock.now().timestamp_millis();
+    let (status, body, replayed) = state
+        .db
+        .write(move |conn| {
+            if let Some(key) = &key {
+                if let Some((status, body)) = stored_answer(conn, &agent_id, key, &request_hash)? {
+                    return Ok((status, Answer::Text(body), true));
+                }
+            }
+            let value = write(conn)?;
+            let Some(key) = key else {
+                // Without a key nothing stores the answer: it is serialised after the commit, off the writer.
+                return Ok((status.as_u16(), Answer::Value(value), false));
+            };
+            let body = serde_json::to_string(&value).map_err(|e| AppError::Internal(e.into()))?;
+            repo::idempotency::insert(
+                conn,
+                &repo::idempotency::StoredAnswer {
+                    agent_id,
+                    idempotency_key: key,
+                    request_hash,
+                    response_status: i32::from(status.as_u16()),
+                    response_body: body.clone(),
+                    created_at: now,
+                    updated_at: now,
+                },
+            )?;
+            Ok((status.as_u16(), Answer::Text(body), false))
+        })
+        .await?;
+    let body = match body {
+        Answer::Text(text) => text,
+        Answer::Value(value) => serde_json::to_string(&value).map_err(|e| AppError::Internal(e.into()))?,
+    };
+    if !replayed {
+        // A write may have added deliveries earlier than the scheduler's next wake-up, or queued messages.
+        state.nudge();
+    }
+    Ok(answer(status, body, replayed))
+}
+
+fn answer(status: u16, body: String, replayed: bool) -> HttpResponse {
+    let mut response = HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK));
+    if replayed {
+        response.insert_header(("Idempotent-Replayed", "true"));
+    }
+    response.content_type("application/json").body(body)
+}
+
+/// The request's `Idempotency-Key` (checked) and the hash of what it asks (method, path, body).
+fn idempotency_of(req: &HttpRequest, raw: &[u8]) -> Result<(Option<String>, String), AppError> {
     let key = match req.headers().get("Idempotency-Key") {
         None => None,
         Some(v) => match v.to_str() {
@@ -356,51 +409,46 @@ where
     hasher.update(req.path());
     hasher.update(b"\n");
     hasher.update(raw);
-    let request_hash = hex::encode(hasher.finalize());
+    Ok((key, hex::encode(hasher.finalize())))
+}
+
+/// The answer stored for `key` when it was used before with the same request; 422 when with another one.
+fn stored_answer(
+    conn: &mut DbConn,
+    agent_id: &str,
+    key: &str,
+    request_hash: &str,
+) -> Result<Option<(u16, String)>, AppError> {
+    let Some(stored) = repo::idempotency::find(conn, agent_id, key)? else { return Ok(None) };
+    if stored.request_hash != request_hash {
+        return Err(AppError::invalid(
+            "Idempotency-Key",
+            "idempotency_key_reused",
+            "this Idempotency-Key was already used with a different request",
+        ));
+    }
+    Ok(Some((stored.response_status as u16, stored.response_body)))
+}
+
+/// For writes that read and plan before [`idempotent_write`]: the stored answer of a retried request, read
+/// before that work, so a retry replays the first answer even if what it read has changed since. The write
+/// checks again, for a retry racing the first attempt.
+pub async fn idempotent_replay(
+    state: &AppState,
+    caller: &Caller,
+    req: &HttpRequest,
+    raw: &[u8],
+) -> Result<Option<HttpResponse>, AppError> {
+    let (Some(key), request_hash) = idempotency_of(req, raw)? else { return Ok(None) };
     let agent_id = caller.agent_id.clone();
-    let now = state.clock.now().timestamp_millis();
-    let (status, body, replayed) = state
-        .db
-        .write(move |conn| {
-            if let Some(key) = &key {
-                if let Some(stored) = repo::idempotency::find(conn, &agent_id, key)? {
-                    if stored.request_hash != request_hash {
-                        return Err(AppError::invalid(
-                            "Idempotency-Key",
-                            "idempotency_key_reused",
-                            "this Idempotency-Key was already used with a different request",
-                        ));
-                    }
-                    return Ok((stored.response_status as u16, stored.response_body, true));
-                }
-            }
-            let body = serde_json::to_string(&write(conn)?).map_err(|e| AppError::Internal(e.into()))?;
-            if let Some(key) = key {
-                repo::idempotency::insert(
-                    conn,
-                    &repo::idempotency::StoredAnswer {
-                        agent_id,
-                        idempotency_key: key,
-                        request_hash,
-                        response_status: i32::from(status.as_u16()),
-                        response_body: body.clone(),
-                        created_at: now,
-                        updated_at: now,
-                    },
-                )?;
-            }
-            Ok((status.as_u16(), body, false))
-        })
-        .await?;
-    if !replayed {
-        // A write may have added deliveries earlier than the scheduler's next wake-up, or queued messages.
-        state.nudge();
-    }
-    let mut response = HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK));
-    if replayed {
-        response.insert_header(("Idempotent-Replayed", "true"));
-    }
-    Ok(response.content_type("application/json").body(body))
+    let stored = state.db.read(move |conn| stored_answer(conn, &agent_id, &key, &request_hash)).await?;
+    Ok(stored.map(|(status, body)| answer(status, body, true)))
+}
+
+/// A write's answer: already serialised (stored for its Idempotency-Key, or replayed), or still a value.
+enum Answer {
+    Text(String),
+    Value(serde_json::Value),
 }
 
 /// Serialises a response value inside a write closure.

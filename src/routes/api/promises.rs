@@ -10,8 +10,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::agents::{away_periods, stored_window};
 use super::{
-    decode_cursor, encode_cursor, idempotent_write, instant, instant_of, page_limit, parse_instant, to_json, Body,
-    Checks,
+    decode_cursor, encode_cursor, idempotent_replay, idempotent_write, instant, instant_of, page_limit, parse_instant,
+    to_json, Body, Checks,
 };
 use crate::auth::Caller;
 use crate::clock::{from_ms, new_id};
@@ -471,116 +471,132 @@ pub async fn create(
     let customer_id = b.customer_id.clone();
     let owner_id = b.owner_agent_id.clone().unwrap_or_else(|| caller.agent_id.clone());
     let made_in = b.made_in_interaction_id.clone();
+    if let Some(replay) = idempotent_replay(&state, &caller, &req, &body.raw).await? {
+        return Ok(replay);
+    }
     let now = state.clock.now();
     let views = state.views.clone();
     let who = caller.clone();
-    idempotent_write(&state, &caller, &req, &body.raw, StatusCode::CREATED, move |conn| {
-        let customer = visible_customer(conn, &who, &customer_id)?;
-        let owner = agents::find(conn, &owner_id)?.filter(|a| a.active).ok_or_else(|| {
-            AppError::invalid(
-                "owner_agent_id",
-                "unknown_agent",
-                format!("agent `{owner_id}` does not exist or is inactive"),
-            )
-        })?;
-        if owner.id != who.agent_id {
-            who.require(Role::Manager).map_err(|_| {
-                AppError::Forbidden("only managers and admins make promises on another agent's behalf".into())
+    // Everything that only reads (the customer, the owner, their calendars) and the planning happen on a read
+    // connection, beside the single writer; the write then only inserts. A customer or owner changed in between
+    // is the same as this request arriving a moment earlier, and the shopkeeper is set only if still unset.
+    let made = state
+        .db
+        .read(move |conn| {
+            let customer = visible_customer(conn, &who, &customer_id)?;
+            let owner = agents::find(conn, &owner_id)?.filter(|a| a.active).ok_or_else(|| {
+                AppError::invalid(
+                    "owner_agent_id",
+                    "unknown_agent",
+                    format!("agent `{owner_id}` does not exist or is inactive"),
+                )
             })?;
-        }
-        if !who.is_admin() && owner.team_id != customer.team_id {
-            return Err(AppError::invalid("owner_agent_id", "other_team", "the owner must be in the customer's team"));
-        }
-        if let Some(interaction) = &made_in {
-            let found = interactions::find(conn, interaction)?.filter(|i| i.customer_id == customer.id);
-            if found.is_none() {
+            if owner.id != who.agent_id {
+                who.require(Role::Manager).map_err(|_| {
+                    AppError::Forbidden("only managers and admins make promises on another agent's behalf".into())
+                })?;
+            }
+            if !who.is_admin() && owner.team_id != customer.team_id {
                 return Err(AppError::invalid(
-                    "made_in_interaction_id",
-                    "unknown_interaction",
-                    format!("interaction `{interaction}` does not exist for this customer"),
+                    "owner_agent_id",
+                    "other_team",
+                    "the owner must be in the customer's team",
                 ));
             }
-        }
-        if let (Some(rule), true) =
-            (&recurrence, input.due_local.is_none() && input.within.is_none() && input.within_business_days.is_none())
-        {
-            // An update with no explicit first time starts at the recurrence's next occurrence.
-            let zone = match &input.time_zone {
-                Some(name) => parse_zone(name).map_err(|e| AppError::invalid("time_zone", e.code(), e.to_string()))?,
-                None => parse_zone(&customer.time_zone).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?,
+            if let Some(interaction) = &made_in {
+                let found = interactions::find(conn, interaction)?.filter(|i| i.customer_id == customer.id);
+                if found.is_none() {
+                    return Err(AppError::invalid(
+                        "made_in_interaction_id",
+                        "unknown_interaction",
+                        format!("interaction `{interaction}` does not exist for this customer"),
+                    ));
+                }
+            }
+            if let (Some(rule), true) = (
+                &recurrence,
+                input.due_local.is_none() && input.within.is_none() && input.within_business_days.is_none(),
+            ) {
+                // An update with no explicit first time starts at the recurrence's next occurrence.
+                let zone = match &input.time_zone {
+                    Some(name) => {
+                        parse_zone(name).map_err(|e| AppError::invalid("time_zone", e.code(), e.to_string()))?
+                    }
+                    None => parse_zone(&customer.time_zone).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?,
+                };
+                let first = rule.next_after(now, zone, Default::default(), until).ok_or_else(|| {
+                    AppError::invalid(
+                        "recurrence.cron",
+                        "no_occurrence",
+                        "the recurrence has no occurrence before its end",
+                    )
+                })?;
+                input.due_local = Some(first.local.format("%Y-%m-%dT%H:%M:%S").to_string());
+            }
+            let plan = plan_for(conn, &input, kind, &customer, &owner, now)?;
+            if kind == PromiseKind::Deadline && default_lead {
+                // DESIGN.md section 5: a deadline is also recalled on the morning of its due day, customer time.
+                lead.extend(morning_reminder(&plan));
+            }
+            let now_ms = now.timestamp_millis();
+            let promise = Promise {
+                id: new_id("prm"),
+                customer_id: customer.id.clone(),
+                owner_agent_id: owner.id.clone(),
+                made_by_agent_id: who.agent_id.clone(),
+                kind: kind.as_str().into(),
+                title,
+                details,
+                due_local: plan.due_local.format("%Y-%m-%dT%H:%M:%S").to_string(),
+                time_zone: plan.zone.name().into(),
+                disambiguation: plan.disambiguation.as_str().into(),
+                due_at: plan.due_at.timestamp_millis(),
+                due_offset_seconds: plan.offset_seconds,
+                window_end_at: None,
+                grace_seconds: grace.num_seconds(),
+                lead_seconds: serde_json::to_string(&lead.iter().map(|d| d.num_seconds()).collect::<Vec<_>>())
+                    .map_err(|e| AppError::Internal(e.into()))?,
+                recurrence_cron: recurrence.as_ref().map(|r| r.expression().to_string()),
+                recurrence_until: until.map(|u| u.timestamp_millis()),
+                status: PromiseStatus::Open.as_str().into(),
+                kept_at: None,
+                kept_on_time: None,
+                resolution_interaction_id: None,
+                resolution_note: None,
+                made_in_interaction_id: made_in,
+                customer_requested: input.customer_requested,
+                reschedule_count: 0,
+                version: 1,
+                created_at: now_ms,
+                updated_at: now_ms,
+                accountable_agent_id: owner.id.clone(),
+                team_id: customer.team_id.clone(),
+                late_since: None,
             };
-            let first = rule.next_after(now, zone, Default::default(), until).ok_or_else(|| {
-                AppError::invalid("recurrence.cron", "no_occurrence", "the recurrence has no occurrence before its end")
-            })?;
-            input.due_local = Some(first.local.format("%Y-%m-%dT%H:%M:%S").to_string());
-        }
-        let plan = plan_for(conn, &input, kind, &customer, &owner, now)?;
-        if kind == PromiseKind::Deadline && default_lead {
-            // DESIGN.md section 5: a deadline is also recalled on the morning of its due day, customer time.
-            lead.extend(morning_reminder(&plan));
-        }
-        let now_ms = now.timestamp_millis();
-        let promise = Promise {
-            id: new_id("prm"),
-            customer_id: customer.id.clone(),
-            owner_agent_id: owner.id.clone(),
-            made_by_agent_id: who.agent_id.clone(),
-            kind: kind.as_str().into(),
-            title,
-            details,
-            due_local: plan.due_local.format("%Y-%m-%dT%H:%M:%S").to_string(),
-            time_zone: plan.zone.name().into(),
-            disambiguation: plan.disambiguation.as_str().into(),
-            due_at: plan.due_at.timestamp_millis(),
-            due_offset_seconds: plan.offset_seconds,
-            window_end_at: None,
-            grace_seconds: grace.num_seconds(),
-            lead_seconds: serde_json::to_string(&lead.iter().map(|d| d.num_seconds()).collect::<Vec<_>>())
-                .map_err(|e| AppError::Internal(e.into()))?,
-            recurrence_cron: recurrence.as_ref().map(|r| r.expression().to_string()),
-            recurrence_until: until.map(|u| u.timestamp_millis()),
-            status: PromiseStatus::Open.as_str().into(),
-            kept_at: None,
-            kept_on_time: None,
-            resolution_interaction_id: None,
-            resolution_note: None,
-            made_in_interaction_id: made_in,
-            customer_requested: input.customer_requested,
-            reschedule_count: 0,
-            version: 1,
-            created_at: now_ms,
-            updated_at: now_ms,
-            accountable_agent_id: owner.id.clone(),
-            team_id: customer.team_id.clone(),
-            late_since: None,
-        };
-        promises::insert(conn, &promise)?;
-        ledger::append(
-            conn,
-            &promise,
-            EventKind::Created,
-            Some(&who.agent_id),
-            now_ms,
-            json!({
+            let created = json!({
                 "kind": promise.kind, "title": promise.title, "due_at": instant(promise.due_at),
                 "due_local": promise.due_local, "time_zone": promise.time_zone,
                 "customer_requested": promise.customer_requested,
                 "outside_contact_window": plan.outside_window_by_request,
                 "owner_agent_id": promise.owner_agent_id,
                 "warnings": plan.warnings,
-            }),
-        )?;
-        outbox::schedule(conn, &promise, &tolerances, now_ms)?;
-        events::emit(conn, "promise.created", promise_event_data(&promise, &customer, &views), now)?;
+            });
+            let answer = to_json(promise_out(promise.clone(), plan.warnings))?;
+            Ok((promise, customer, created, answer))
+        })
+        .await?;
+    let (promise, customer, created, answer) = made;
+    let who = caller.clone();
+    idempotent_write(&state, &caller, &req, &body.raw, StatusCode::CREATED, move |conn| {
+        let now_ms = now.timestamp_millis();
+        promises::insert(conn, &promise)?;
+        ledger::append(conn, &promise, EventKind::Created, Some(&who.agent_id), now_ms, created)?;
+        outbox::schedule_new(conn, &promise, &tolerances, now_ms)?;
+        events::emit(conn, "promise.created", now, || promise_event_data(&promise, &customer, &views))?;
         if customer.owner_agent_id.is_none() {
-            let changes = customers::CustomerChanges {
-                owner_agent_id: Some(Some(owner.id.clone())),
-                updated_at: now_ms,
-                ..Default::default()
-            };
-            customers::update(conn, &customer.id, &changes)?;
+            customers::adopt(conn, &customer.id, &promise.owner_agent_id, now_ms)?;
         }
-        to_json(promise_out(promise, plan.warnings))
+        Ok(answer)
     })
     .await
 }
@@ -764,7 +780,7 @@ pub async fn reschedule(
         });
         ledger::save(conn, &promise, &mut changed, now.timestamp_millis(), Some(&who.agent_id), vec![(EventKind::Rescheduled, data)])?;
         outbox::schedule(conn, &changed, &tolerances, now.timestamp_millis())?;
-        events::emit(conn, "promise.rescheduled", promise_event_data(&changed, &customer, &views), now)?;
+        events::emit(conn, "promise.rescheduled", now, || promise_event_data(&changed, &customer, &views))?;
         to_json(promise_out(changed, plan.warnings))
     })
     .await
@@ -840,7 +856,7 @@ pub async fn keep(
             vec![(EventKind::Kept, data)],
         )?;
         outbox::retire(conn, &changed.id)?;
-        events::emit(conn, "promise.kept", promise_event_data(&changed, &customer, &views), now)?;
+        events::emit(conn, "promise.kept", now, || promise_event_data(&changed, &customer, &views))?;
         to_json(promise_out(changed, Vec::new()))
     })
     .await
@@ -887,7 +903,7 @@ pub async fn cancel(
         ledger::save(conn, &promise, &mut changed, now.timestamp_millis(), Some(&who.agent_id), entries)?;
         outbox::retire(conn, &changed.id)?;
         if status == PromiseStatus::Broken {
-            events::emit(conn, "promise.broken", promise_event_data(&changed, &customer, &views), now)?;
+            events::emit(conn, "promise.broken", now, || promise_event_data(&changed, &customer, &views))?;
         }
         to_json(promise_out(changed, Vec::new()))
     })
@@ -944,7 +960,7 @@ pub async fn handover(
             vec![(EventKind::HandedOver, data)],
         )?;
         outbox::reassign(conn, &changed.id, &changed.owner_agent_id, now.timestamp_millis())?;
-        events::emit(conn, "promise.handed_over", promise_event_data(&changed, &customer, &views), now)?;
+        events::emit(conn, "promise.handed_over", now, || promise_event_data(&changed, &customer, &views))?;
         to_json(promise_out(changed, Vec::new()))
     })
     .await
