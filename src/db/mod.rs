@@ -56,8 +56,9 @@ pub enum Backend {
 
 impl Backend {
     /// A subquery listing the elements of a JSON array of strings bound as parameter `n` in a column `value`,
-    /// for `x IN (...)` or a join in hand-written SQL: the statement's text does not depend on how many ids there are, so it is prepared once
-    /// and cached, where an `IN (?, ?, ...)` list is prepared anew for every length.
+    /// for `x IN (...)` or a join in hand-written SQL: the statement stays short and its text does not depend on
+    /// how many ids there are, where an `IN (?, ?, ...)` list grows with them. (diesel prepares `sql_query` text
+    /// on every call, so this saves parsing, not preparing; statements run per request are typed instead.)
     pub fn json_text_array(self, n: usize) -> String {
         match self {
             Backend::Sqlite => "SELECT value FROM json_each(?)".to_string(),
