@@ -29,9 +29,10 @@ pub fn facts(p: &Promise) -> Facts<'_> {
     }
 }
 
-/// Runs a statement built by `$body` with `$c` bound to the backend's own connection. Typed diesel statements are
-/// prepared once per connection and cached; hand-written `sql_query` text is prepared again on every call, which
-/// on the write path of every ledger change was a large share of the writer's time.
+/// Runs a statement built by `$body` with `$c` bound to the backend's own connection, so upserts are typed and
+/// checked against the schema. (diesel 2.3 prepares an `ON CONFLICT ... DO UPDATE` again on every call, typed
+/// or not: the two rollup upserts of each ledger change are the one statement of the creation path that is not
+/// served from the statement cache; BENCHMARKS.md has the profile.)
 macro_rules! per_backend {
     ($conn:expr, |$c:ident| $body:expr) => {
         match $conn {
