@@ -11,21 +11,20 @@
 //!   (firing); then the agenda and brief latencies over that database (RESTART_READS sequential GETs each, admin
 //!   token) and the server's RSS.
 //!
-//! Each scenario gets a fresh database: a SQLite file, or on PostgreSQL a database `fire_<scenario>_<pid>` made on
-//! the BENCH_DATABASE_URL server and dropped afterwards. The team, FIRE_AGENTS agents (shift "always") and one
-//! template customer are made over HTTP; customers (FIRE_PROMISES_PER_CUSTOMER promises each) and promises are
-//! then written straight into the database with the library, the rows `POST /promises` writes: the promise row,
-//! its `created` ledger event with its rollups, and its outbox rows through `outbox::schedule` (no webhook
-//! subscriptions exist, so nothing else), 2,000 promises per transaction. The events go in multi-row INSERTs, and
-//! on PostgreSQL, where every statement is a round trip, the customers and promises too; `outbox::schedule` is
-//! three statements per promise, most of the ten minutes a million take there. The promises have no lead
-//! reminders, so only the `due` delivery falls inside the run (overdue fires at due + 15 min). HTTP creation is
-//! left out on purpose: it is a different figure, and `due_local` has whole seconds, so it could not place
-//! promises at millisecond instants. The promises are written a day ahead, then shifted (due times, deliveries and
-//! `due_local`) in one transaction so the first falls due FIRE_LEAD seconds later, and the server is started
-//! straight away; on PostgreSQL a `VACUUM ANALYZE` and a `CHECKPOINT` come between, so the server starts on tables
-//! with statistics and without the shift's dead rows, as in service, and autovacuum does not run during the
-//! measurement.
+//! Each scenario gets a fresh database: a SQLite file, or on PostgreSQL a database `fire_<scenario>_<pid>` made on the
+//! BENCH_DATABASE_URL server and dropped afterwards. The team, FIRE_AGENTS agents (shift "always") and one template
+//! customer are made over HTTP; customers (FIRE_PROMISES_PER_CUSTOMER promises each) and promises are then written
+//! straight into the database with the library, the rows `POST /promises` writes: the promise row, its `created` ledger
+//! event with its rollups, and its outbox rows through `outbox::schedule_new` (no webhook subscriptions exist, so
+//! nothing else), 2,000 promises per transaction. The events go in multi-row INSERTs, and on PostgreSQL, where every
+//! statement is a round trip, the customers and promises too; the outbox rows are single-row INSERTs, most of the
+//! several minutes a million take there. The promises have no lead reminders, so only the `due` delivery falls inside
+//! the run (overdue fires at due + 15 min). HTTP creation is left out on purpose: it is a different figure, and
+//! `due_local` has whole seconds, so it could not place promises at millisecond instants. The promises are written a
+//! day ahead, then shifted (due times, deliveries and `due_local`) in one transaction so the first falls due FIRE_LEAD
+//! seconds later, and the server is started straight away; on PostgreSQL a `VACUUM ANALYZE` and a `CHECKPOINT` come
+//! between, so the server starts on tables with statistics and without the shift's dead rows, as in service, and
+//! autovacuum does not run during the measurement.
 //!
 //! Two figures per prompt:
 //! - recorded: `prompts.fired_at - prompts.scheduled_for`, as the scheduler stores it. `fired_at` is the clock
@@ -41,12 +40,12 @@
 //! --all-features --bench fire_lateness` (the role needs CREATEDB and, for `CHECKPOINT`, superuser or
 //! pg_checkpoint). The report adds the CPU of the machine's `postgres` processes there.
 //!
-//! Env: TENDERO_BIN (default: the binary cargo built, else target/release/tendero), BENCH_DATABASE_URL (a
-//! `postgres://` URL selects PostgreSQL; anything else, or none, SQLite), FIRE_RATE (1000), FIRE_SECONDS (60),
-//! BURST (100000; 0 skips a scenario), FIRE_AGENTS (20), FIRE_PROMISES_PER_CUSTOMER (2), FIRE_LEAD (10; 30 on
-//! PostgreSQL), FIRE_POLL_MS (10), FIRE_DIR (where the databases and server logs go; default target/fire-lateness), FIRE_KEEP=1
-//! keeps them (and the PostgreSQL databases); RESTART_OPEN (1000000; 0 skips the scenario), RESTART_DUE (100),
-//! RESTART_AGENTS (200), RESTART_PER_CUSTOMER (10), RESTART_READS (1000).
+//! Env: TENDERO_BIN (default: the binary cargo built, else target/release/tendero), BENCH_DATABASE_URL (a `postgres://`
+//! URL selects PostgreSQL; anything else, or none, SQLite), FIRE_RATE (1000), FIRE_SECONDS (60), BURST (100000; 0 skips
+//! a scenario), FIRE_AGENTS (20), FIRE_PROMISES_PER_CUSTOMER (2), FIRE_LEAD (10; 30 on PostgreSQL), FIRE_POLL_MS (10),
+//! FIRE_DIR (where the databases and server logs go; default target/fire-lateness), FIRE_KEEP=1 keeps them (and the
+//! PostgreSQL databases); RESTART_OPEN (1000000; 0 skips the scenario), RESTART_DUE (100), RESTART_AGENTS (200),
+//! RESTART_PER_CUSTOMER (10), RESTART_READS (1000).
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -169,7 +168,7 @@ impl Run {
         run
     }
 
-    /// What the report calls the database.
+    /// How the progress lines name the database.
     fn describe(&self) -> String {
         match &self.store {
             Store::Sqlite(path) => path.display().to_string(),
@@ -442,17 +441,11 @@ fn write_promises(run: &Run, cast: &Cast, offsets: &[i64], base: i64, per_custom
             insert_rows!(conn, schema::promises::table, &rows)?;
             append_created(conn, &rows, now)?;
             for p in &rows {
-                tendero::outbox::schedule(conn, p, tolerances, now)?;
+                tendero::outbox::schedule_new(conn, p, tolerances, now)?;
             }
             Ok(())
         })
         .expect("insert promises");
-        if done == 0 && db.backend() == Backend::Postgres {
-            // `outbox::schedule` looks a promise's deliveries up with statements PostgreSQL plans once per
-            // connection; planned for an empty table they scan it whole, so each promise would cost more than the
-            // last. Statistics taken once there are rows make those plans index lookups.
-            db.write_blocking(|conn| Ok(conn.batch_execute("ANALYZE")?)).expect("ANALYZE");
-        }
         done += chunk.len();
     }
     eprintln!(
