@@ -283,9 +283,7 @@ impl Scheduler {
         messages::insert_all(conn, &messages)?;
         let escalations: Vec<Delivery> = gathered.iter().filter_map(|f| f.escalation.clone()).collect();
         deliveries::insert_all(conn, &escalations)?;
-        for prompt in &prompts {
-            crate::delivery::relay::announce(conn, &self.instance, &prompt.id)?;
-        }
+        crate::delivery::relay::announce_all(conn, &self.instance, prompts.iter().map(|p| p.id.as_str()))?;
         let mut by_note: Vec<(Option<&str>, Vec<String>)> = Vec::new();
         for fired in gathered {
             let note = fired.note.as_deref();
