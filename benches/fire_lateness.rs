@@ -61,12 +61,11 @@ use serde_json::{json, Value};
 
 use tendero::clock::new_id;
 use tendero::db::{schema, Backend, Db, DbConn, PoolOptions};
-use tendero::domain::metrics;
 use tendero::domain::vocab::EventKind;
 use tendero::error::AppError;
+use tendero::ledger;
 use tendero::repo::customers::{self, Customer};
-use tendero::repo::metrics as rollups;
-use tendero::repo::promises::{self, NewPromiseEvent, Promise};
+use tendero::repo::promises::Promise;
 use tendero::settings::{Settings, Tolerances};
 
 fn env_u64(name: &str, default: u64) -> u64 {
@@ -336,36 +335,18 @@ macro_rules! insert_rows {
 /// and few enough rows that SQLite's writer is not held for long.
 const PROMISES_PER_TRANSACTION: usize = 2_000;
 
-/// What `ledger::append` writes for the `created` event of each of `rows` (the event and its rollups), with the
-/// events in multi-row INSERTs and the rollups in one pass over their summed changes.
+/// The `created` event of each of `rows` with its rollups, through `ledger::append_all` (multi-row INSERTs for the
+/// events, one pass over the rollups' summed changes), as `POST /promises` records it.
 fn append_created(conn: &mut DbConn, rows: &[Promise], now: i64) -> Result<(), AppError> {
-    let created = EventKind::Created.as_str();
-    let data: Vec<Value> = rows
+    let events = rows
         .iter()
         .map(|p| {
-            json!({ "kind": p.kind, "title": p.title, "due_local": p.due_local, "time_zone": p.time_zone,
-                    "customer_requested": true, "owner_agent_id": p.owner_agent_id, "warnings": [] })
+            let data = json!({ "kind": p.kind, "title": p.title, "due_local": p.due_local, "time_zone": p.time_zone,
+                               "customer_requested": true, "owner_agent_id": p.owner_agent_id, "warnings": [] });
+            (p, EventKind::Created, data)
         })
         .collect();
-    let events: Vec<NewPromiseEvent> = rows
-        .iter()
-        .zip(&data)
-        .map(|(p, data)| NewPromiseEvent {
-            promise_id: &p.id,
-            customer_id: &p.customer_id,
-            kind: created,
-            actor_agent_id: Some(&p.made_by_agent_id),
-            occurred_at: now,
-            data: data.to_string(),
-            created_at: now,
-            updated_at: now,
-        })
-        .collect();
-    promises::append_events(conn, &events)?;
-    let changes =
-        rows.iter().zip(&data).flat_map(|(p, data)| metrics::change(None, &rollups::facts(p), &[(created, data)]));
-    rollups::apply(conn, &metrics::coalesce(changes.collect()))?;
-    Ok(())
+    ledger::append_all(conn, events, now)
 }
 
 /// Writes `offsets.len()` promises due at `base + offset` (ms), spread over agents and customers, as the API would.

@@ -46,6 +46,11 @@ pub struct Delivery {
     pub updated_at: i64,
 }
 
+/// What makes two deliveries the same: (promise, occurrence, purpose, channel, recipient, fire time).
+fn slot(d: &Delivery) -> (&str, i64, &str, &str, &str, i64) {
+    (&d.promise_id, d.occurrence_at, &d.purpose, &d.channel, &d.recipient, d.next_attempt_at)
+}
+
 /// Inserts deliveries, ignoring ones that already exist for the same (promise, occurrence, purpose, channel,
 /// recipient, fire time): scheduling the same occurrence twice must not fire it twice.
 ///
@@ -54,14 +59,8 @@ pub struct Delivery {
 pub fn insert_all(conn: &mut DbConn, rows: &[Delivery]) -> QueryResult<()> {
     type Key = (String, i64, String, String, String, i64);
     let key = |d: &Delivery| -> Key {
-        (
-            d.promise_id.clone(),
-            d.occurrence_at,
-            d.purpose.clone(),
-            d.channel.clone(),
-            d.recipient.clone(),
-            d.next_attempt_at,
-        )
+        let (promise_id, occurrence_at, purpose, channel, recipient, next_attempt_at) = slot(d);
+        (promise_id.into(), occurrence_at, purpose.into(), channel.into(), recipient.into(), next_attempt_at)
     };
     if rows.is_empty() {
         return Ok(());
@@ -98,11 +97,7 @@ pub fn insert_all(conn: &mut DbConn, rows: &[Delivery]) -> QueryResult<()> {
 pub fn insert_fresh(conn: &mut DbConn, rows: &[Delivery]) -> QueryResult<()> {
     for (i, row) in rows.iter().enumerate() {
         // Two plans may coincide (a lead reminder at the due time): the first one stands, as in `insert_all`.
-        let repeated = rows[..i].iter().any(|d| {
-            (&d.promise_id, d.occurrence_at, &d.purpose, &d.channel, &d.recipient, d.next_attempt_at)
-                == (&row.promise_id, row.occurrence_at, &row.purpose, &row.channel, &row.recipient, row.next_attempt_at)
-        });
-        if !repeated {
+        if !rows[..i].iter().any(|d| slot(d) == slot(row)) {
             super::insert_rows!(&mut *conn, deliveries::table, row)?;
         }
     }

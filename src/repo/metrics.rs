@@ -29,26 +29,14 @@ pub fn facts(p: &Promise) -> Facts<'_> {
     }
 }
 
-/// Runs a statement built by `$body` with `$c` bound to the backend's own connection, so upserts are typed and
-/// checked against the schema. (diesel 2.3 prepares an `ON CONFLICT ... DO UPDATE` again on every call, typed
-/// or not: the two rollup upserts of each ledger change are the one statement of the creation path that is not
-/// served from the statement cache; BENCHMARKS.md has the profile.)
-macro_rules! per_backend {
-    ($conn:expr, |$c:ident| $body:expr) => {
-        match $conn {
-            DbConn::Sqlite($c) => $body,
-            #[cfg(feature = "postgres")]
-            DbConn::Postgres($c) => $body,
-        }
-    };
-}
-
 /// Adds `$counts` to the counter row of rollup table `$t` keyed by the `$key = $value` pairs (`INSERT ... ON
 /// CONFLICT DO UPDATE`): concurrent writers on PostgreSQL add to the same row instead of racing to create it.
+/// (diesel 2.3 prepares an `ON CONFLICT ... DO UPDATE` again on every call: the two rollup upserts of each ledger
+/// change are the one statement of the creation path not served from the statement cache; see BENCHMARKS.md.)
 macro_rules! add_counts {
     ($conn:expr, $t:ident, [$($key:ident = $value:expr),*], [$($conflict:ident),*], $counts:expr) => {{
         let c = $counts;
-        per_backend!($conn, |db| diesel::insert_into($t::table)
+        crate::repo::per_backend!($conn, |db| diesel::insert_into($t::table)
             .values((
                 $($t::$key.eq($value),)*
                 $t::pending.eq(c.pending),
@@ -81,7 +69,7 @@ macro_rules! add_counts {
 /// Adds to the summed columns `$adds` of the row of `$t` keyed by the `$key = $value` pairs.
 macro_rules! add_to {
     ($conn:expr, $t:ident, [$($key:ident = $value:expr),*], [$($conflict:ident),*], [$($add:ident = $n:expr),*]) => {
-        per_backend!($conn, |db| diesel::insert_into($t::table)
+        crate::repo::per_backend!($conn, |db| diesel::insert_into($t::table)
             .values(($($t::$key.eq($value),)* $($t::$add.eq($n),)*))
             .on_conflict(($($t::$conflict,)*))
             .do_update()

@@ -5,15 +5,24 @@
 /// widest table, and big enough that a batch of prompts is a handful of statements.
 pub const ROWS_PER_INSERT: usize = 500;
 
-/// A multi-row INSERT of `rows` into `table`, run on the backend's own connection: diesel's `MultiConnection`
-/// cannot express one (its backend has no single DEFAULT-keyword dialect), while each backend can.
+/// Runs `$body` with `$c` bound to the backend's own connection: for statements diesel's `MultiConnection`
+/// cannot express (its backend has no single dialect for DEFAULT keywords or `ON CONFLICT`), while each backend
+/// can. The body is compiled once per backend.
+macro_rules! per_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            crate::db::DbConn::Sqlite($c) => $body,
+            #[cfg(feature = "postgres")]
+            crate::db::DbConn::Postgres($c) => $body,
+        }
+    };
+}
+pub(crate) use per_backend;
+
+/// A (multi-row) INSERT of `rows` into `table`, run on the backend's own connection.
 macro_rules! insert_rows {
     ($conn:expr, $table:expr, $rows:expr) => {
-        match $conn {
-            crate::db::DbConn::Sqlite(c) => diesel::insert_into($table).values($rows).execute(c),
-            #[cfg(feature = "postgres")]
-            crate::db::DbConn::Postgres(c) => diesel::insert_into($table).values($rows).execute(c),
-        }
+        crate::repo::per_backend!($conn, |c| diesel::insert_into($table).values($rows).execute(c))
     };
 }
 pub(crate) use insert_rows;

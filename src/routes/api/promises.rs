@@ -480,7 +480,7 @@ pub async fn create(
     // Everything that only reads (the customer, the owner, their calendars) and the planning happen on a read
     // connection, beside the single writer; the write then only inserts. A customer or owner changed in between
     // is the same as this request arriving a moment earlier, and the shopkeeper is set only if still unset.
-    let made = state
+    let (promise, customer, created, answer) = state
         .db
         .read(move |conn| {
             let customer = visible_customer(conn, &who, &customer_id)?;
@@ -585,7 +585,6 @@ pub async fn create(
             Ok((promise, customer, created, answer))
         })
         .await?;
-    let (promise, customer, created, answer) = made;
     let who = caller.clone();
     idempotent_write(&state, &caller, &req, &body.raw, StatusCode::CREATED, move |conn| {
         let now_ms = now.timestamp_millis();
