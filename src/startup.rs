@@ -60,6 +60,9 @@ pub struct Application {
     server: Server,
     scheduler: Scheduler,
     sender: Sender,
+    /// Stops the prompt relay when the application is dropped, whether it served to the end or its future was
+    /// dropped.
+    _relay: Option<crate::delivery::relay::RelayHandle>,
 }
 
 impl Application {
@@ -106,7 +109,7 @@ impl Application {
             instance.clone(),
             sender_wake.clone(),
         );
-        crate::delivery::relay::spawn_listener(
+        let relay = crate::delivery::relay::spawn_listener(
             settings.database.url.clone(),
             db.clone(),
             hub.clone(),
@@ -188,7 +191,7 @@ impl Application {
         if workers > 0 {
             server = server.workers(workers);
         }
-        Ok(Self { port, server: server.run(), scheduler, sender })
+        Ok(Self { port, server: server.run(), scheduler, sender, _relay: relay })
     }
 
     /// The scheduler, for running passes by hand (tests, tools) when the loop is disabled.

@@ -305,6 +305,7 @@ impl Db {
                 Ok(Self { read, write, backend: Backend::Sqlite, writer })
             }
             Backend::Postgres => {
+                prepare_postgres_client();
                 // PostgreSQL takes concurrent writers: row locks, `version` checks and SKIP LOCKED claims keep
                 // them apart, so writes get a pool of their own rather than a single connection.
                 let build = |size: u32| {
@@ -461,6 +462,9 @@ pub fn ping(conn: &mut DbConn) -> Result<(), AppError> {
 /// Establishes a single, unpooled connection (used by `tendero check`).
 pub fn establish(url: &str) -> anyhow::Result<DbConn> {
     let parsed = DatabaseUrl::parse(url).map_err(anyhow::Error::msg)?;
+    if parsed.backend == Backend::Postgres {
+        prepare_postgres_client();
+    }
     Ok(match parsed.backend {
         Backend::Sqlite => DbConn::Sqlite(diesel::SqliteConnection::establish(&parsed.target)?),
         #[cfg(feature = "postgres")]
@@ -468,6 +472,18 @@ pub fn establish(url: &str) -> anyhow::Result<DbConn> {
         #[cfg(not(feature = "postgres"))]
         Backend::Postgres => anyhow::bail!("this binary was built without PostgreSQL"),
     })
+}
+
+/// Initialises OpenSSL, which libpq uses for TLS, before the first connection, without its exit-time clean-up.
+///
+/// By default OpenSSL frees its global state in an `atexit` handler. Threads that are still inside libpq when the
+/// process exits (a pool opening or closing a connection, the prompt relay reconnecting) then use freed state and
+/// the process dies of SIGSEGV after its work is done (diesel-rs/diesel#3441). `openssl_sys::init` registers
+/// OpenSSL with `OPENSSL_INIT_NO_ATEXIT`, which wins because OpenSSL initialises once; the memory is the
+/// operating system's to reclaim at exit anyway.
+pub fn prepare_postgres_client() {
+    #[cfg(feature = "postgres")]
+    openssl_sys::init();
 }
 
 #[cfg(test)]

@@ -51,41 +51,112 @@ pub fn parse_payload(payload: &str) -> Option<(&str, &str)> {
     payload.rsplit_once('|').filter(|(origin, id)| !origin.is_empty() && !id.is_empty())
 }
 
-/// Starts the listener thread for a PostgreSQL database (no-op for SQLite). It reconnects with backoff when the
-/// server goes away, and stops for good when the database itself no longer exists.
+/// The running listener thread of one application. Dropping it stops the thread and waits for it (a few
+/// seconds at most), so no thread is left talking to libpq when the process exits: libpq's TLS state is torn
+/// down by `exit`, and a connection attempt racing that teardown crashes the process.
+pub struct RelayHandle {
+    #[cfg(feature = "postgres")]
+    stop: std::sync::Arc<Stop>,
+    #[cfg(feature = "postgres")]
+    done: std::sync::mpsc::Receiver<()>,
+}
+
+/// The stop flag, with a condition variable so a waiting relay wakes at once.
 #[cfg(feature = "postgres")]
-pub fn spawn_listener(url: String, db: Db, hub: Hub, instance: String) {
-    if db.backend() != Backend::Postgres {
-        return;
+#[derive(Default)]
+struct Stop {
+    stopped: std::sync::Mutex<bool>,
+    wake: std::sync::Condvar,
+}
+
+#[cfg(feature = "postgres")]
+impl Stop {
+    fn is_set(&self) -> bool {
+        *self.stopped.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// Waits `timeout` or until stopped; true when stopped.
+    fn wait(&self, timeout: Duration) -> bool {
+        let stopped = self.stopped.lock().unwrap_or_else(|p| p.into_inner());
+        let (stopped, _) =
+            self.wake.wait_timeout_while(stopped, timeout, |stopped| !*stopped).unwrap_or_else(|p| p.into_inner());
+        *stopped
+    }
+
+    fn set(&self) {
+        *self.stopped.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.wake.notify_all();
+    }
+}
+
+impl Drop for RelayHandle {
+    fn drop(&mut self) {
+        #[cfg(feature = "postgres")]
+        {
+            self.stop.set();
+            // The thread checks the flag between polls; a connection attempt under way is waited for, but a
+            // server that does not answer must not hold the shutdown for ever.
+            if self.done.recv_timeout(SHUTDOWN_WAIT).is_err() {
+                tracing::warn!("the prompt relay did not stop in time; leaving it");
+            }
+        }
+    }
+}
+
+/// How long dropping a [`RelayHandle`] waits for its thread.
+#[cfg(feature = "postgres")]
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
+
+/// Starts the listener thread for a PostgreSQL database (none for SQLite). It reconnects with backoff when the
+/// server goes away, and stops for good when the database itself no longer exists or the handle is dropped.
+#[cfg(feature = "postgres")]
+pub fn spawn_listener(url: String, db: Db, hub: Hub, instance: String) -> Option<RelayHandle> {
+    if db.backend() != Backend::Postgres {
+        return None;
+    }
+    let stop = std::sync::Arc::new(Stop::default());
+    let (finished, done) = std::sync::mpsc::channel();
+    let flag = stop.clone();
     let spawned = std::thread::Builder::new().name("prompt-relay".into()).spawn(move || {
         let mut backoff = Duration::from_millis(250);
-        loop {
-            match listen(&url, &db, &hub, &instance) {
-                Ok(()) => return,
+        while !flag.is_set() {
+            match listen(&url, &db, &hub, &instance, &flag) {
+                Ok(()) => break,
                 Err(e) if e.contains("does not exist") => {
                     tracing::warn!(error = %e, "prompt relay stopped: the database is gone");
-                    return;
+                    break;
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, retry_in = ?backoff, "prompt relay lost its connection");
-                    std::thread::sleep(backoff);
+                    if flag.wait(backoff) {
+                        break;
+                    }
                     backoff = (backoff * 2).min(Duration::from_secs(30));
                 }
             }
         }
+        // The connection and the pools' handle are dropped before the owner hears that the thread is done.
+        drop((db, hub));
+        let _ = finished.send(());
     });
-    if let Err(e) = spawned {
-        tracing::error!(error = %e, "could not start the prompt relay; live prompts stay on their own instance");
+    match spawned {
+        Ok(_) => Some(RelayHandle { stop, done }),
+        Err(e) => {
+            tracing::error!(error = %e, "could not start the prompt relay; live prompts stay on their own instance");
+            None
+        }
     }
 }
 
 /// Without PostgreSQL support there is nothing to relay.
 #[cfg(not(feature = "postgres"))]
-pub fn spawn_listener(_url: String, _db: Db, _hub: Hub, _instance: String) {}
+pub fn spawn_listener(_url: String, _db: Db, _hub: Hub, _instance: String) -> Option<RelayHandle> {
+    None
+}
 
+/// Listens until the connection fails (an error) or `stop` is set (`Ok`).
 #[cfg(feature = "postgres")]
-fn listen(url: &str, db: &Db, hub: &Hub, instance: &str) -> Result<(), String> {
+fn listen(url: &str, db: &Db, hub: &Hub, instance: &str, stop: &Stop) -> Result<(), String> {
     use crate::delivery::hub::LivePrompt;
     use diesel::connection::SimpleConnection;
     use diesel::Connection;
@@ -112,7 +183,9 @@ fn listen(url: &str, db: &Db, hub: &Hub, instance: &str) -> Result<(), String> {
                 Err(e) => tracing::warn!(error = %e, "reading a relayed prompt failed"),
             }
         }
-        std::thread::sleep(POLL);
+        if stop.wait(POLL) {
+            return Ok(());
+        }
     }
 }
 
