@@ -248,8 +248,13 @@ pub fn list(conn: &mut DbConn, filter: &PromiseFilter, limit: i64) -> QueryResul
     if let Some(kind) = &filter.kind {
         query = query.filter(promises::kind.eq(kind.clone()));
     }
-    if !filter.statuses.is_empty() {
-        query = query.filter(promises::status.eq_any(filter.statuses.clone()));
+    // One status as an equality: PostgreSQL then reads `promises_status_due` in due order and stops at the limit;
+    // with `= ANY(...)` it fetched every row of the status and sorted them (the dashboard's broken list over
+    // 1,000,000 promises: 540 ms against 8 ms).
+    match filter.statuses.as_slice() {
+        [] => {}
+        [status] => query = query.filter(promises::status.eq(status.clone())),
+        statuses => query = query.filter(promises::status.eq_any(statuses.to_vec())),
     }
     if let Some(from) = filter.due_from {
         query = query.filter(promises::due_at.ge(from));
