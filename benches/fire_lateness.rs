@@ -6,7 +6,8 @@
 //! - (b) burst: BURST promises due at one instant (default 100,000), and how long the scheduler takes to drain
 //!   them;
 //! - (c) restart at scale: RESTART_OPEN open promises (default 1,000,000, due over the 30 days from tomorrow, with
-//!   their `created` events and outbox rows) plus RESTART_DUE (100) that fell due 2 s before the start: the time
+//!   their outbox rows and RESTART_EVENTS_PER_PROMISE ledger events each, default 10: `created` and effect-free
+//!   reminded / prompted / acknowledged history, so the ledger holds 10,000,000 rows) plus RESTART_DUE (100) that fell due 2 s before the start: the time
 //!   from spawning `tendero serve` to its first `/healthz` answer (serving) and to the last of those prompts fired
 //!   (firing); then the agenda and brief latencies over that database (RESTART_READS sequential GETs each, admin
 //!   token) and the server's RSS.
@@ -45,7 +46,7 @@
 //! a scenario), FIRE_AGENTS (20), FIRE_PROMISES_PER_CUSTOMER (2), FIRE_LEAD (10; 30 on PostgreSQL), FIRE_POLL_MS (10),
 //! FIRE_DIR (where the databases and server logs go; default target/fire-lateness), FIRE_KEEP=1 keeps them (and the
 //! PostgreSQL databases); RESTART_OPEN (1000000; 0 skips the scenario), RESTART_DUE (100), RESTART_AGENTS (200),
-//! RESTART_PER_CUSTOMER (10), RESTART_READS (1000).
+//! RESTART_PER_CUSTOMER (10), RESTART_EVENTS_PER_PROMISE (10), RESTART_READS (1000).
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -349,8 +350,30 @@ fn append_created(conn: &mut DbConn, rows: &[Promise], now: i64) -> Result<(), A
     ledger::append_all(conn, events, now)
 }
 
-/// Writes `offsets.len()` promises due at `base + offset` (ms), spread over agents and customers, as the API would.
-fn write_promises(run: &Run, cast: &Cast, offsets: &[i64], base: i64, per_customer: usize, tolerances: &Tolerances) {
+/// Appends `per_promise` effect-free history events (reminded, prompted, acknowledged in turn) to each promise, so
+/// the ledger reaches the size of a service that has run for a while; they leave the rollups alone.
+fn append_history(conn: &mut DbConn, rows: &[Promise], per_promise: usize, now: i64) -> Result<(), AppError> {
+    if per_promise == 0 {
+        return Ok(());
+    }
+    const KINDS: [EventKind; 3] = [EventKind::Reminded, EventKind::Prompted, EventKind::Acknowledged];
+    let events = rows
+        .iter()
+        .flat_map(|p| (0..per_promise).map(move |k| (p, KINDS[k % KINDS.len()], json!({ "history": k }))))
+        .collect();
+    ledger::append_all(conn, events, now)
+}
+
+/// Writes `offsets.len()` promises due at `base + offset` (ms), spread over agents and customers, as the API would,
+/// each with `history` ledger events besides its `created` one.
+fn write_promises(
+    run: &Run,
+    cast: &Cast,
+    offsets: &[i64],
+    base: i64,
+    (per_customer, history): (usize, usize),
+    tolerances: &Tolerances,
+) {
     let db = run.db();
     let started = Instant::now();
     let now = now_ms();
@@ -421,6 +444,7 @@ fn write_promises(run: &Run, cast: &Cast, offsets: &[i64], base: i64, per_custom
         db.write_blocking(|conn| {
             insert_rows!(conn, schema::promises::table, &rows)?;
             append_created(conn, &rows, now)?;
+            append_history(conn, &rows, history, now)?;
             for p in &rows {
                 tendero::outbox::schedule_new(conn, p, tolerances, now)?;
             }
@@ -626,7 +650,7 @@ async fn scenario(
     eprintln!("{name}: {} promises, database {}", offsets.len(), run.describe());
     let cast = cast(&mut run, agents).await;
     let base = now_ms() + 86_400_000;
-    write_promises(&run, &cast, &offsets, base, per_customer, &tolerances);
+    write_promises(&run, &cast, &offsets, base, (per_customer, 0), &tolerances);
     let span = offsets.iter().max().copied().unwrap_or(0);
     let first_due = now_ms() + lead_ms;
     shift(&run, first_due - base);
@@ -698,7 +722,9 @@ async fn restart(bin: &Path, root: &Path, server_url: Option<&str>, settings: &S
         (0..due_now).map(|_| 0).chain((0..open).map(|i| day + i * (30 * day) / open.max(1))).collect();
     let base = now_ms() + day;
     let load_started = Instant::now();
-    write_promises(&run, &cast, &offsets, base, env_u64("RESTART_PER_CUSTOMER", 10) as usize, &tolerances);
+    // DESIGN.md's scale: 1,000,000 open promises with 10,000,000 rows in the ledger.
+    let history = env_u64("RESTART_EVENTS_PER_PROMISE", 10).saturating_sub(1) as usize;
+    write_promises(&run, &cast, &offsets, base, (env_u64("RESTART_PER_CUSTOMER", 10) as usize, history), &tolerances);
     let load_s = load_started.elapsed().as_secs_f64();
     let db_mib = run.size_mib();
     let events = count(&mut run.raw(), "SELECT count(*) AS n FROM promise_events");

@@ -30,13 +30,17 @@
 //!    page runs the agent, team and week reports from one read (`run_many`); it is timed both ways too (over
 //!    HTTP with a web session).
 //!
+//! On PostgreSQL (BENCH_DATABASE_URL=postgres://..., with `--all-features`): the SQLite file is built or reused as in
+//! 1, then copied row for row into a database `metrics_<promises>p_<events>e` on that server (kept and reused while
+//! it holds the same build; see `postgres_copy`), and 2 and 3 run against it, the server started with that URL.
+//!
 //! Run with `cargo bench --bench metrics_report` (which also builds the release binary). A quick smoke run:
 //! `BENCH_PROMISES=20000 BENCH_CUSTOMERS=5000 cargo bench --bench metrics_report`.
 //!
 //! Env: BENCH_PROMISES (1000000), BENCH_EVENTS_PER_PROMISE (10, at least 4), BENCH_CUSTOMERS (100000),
 //! BENCH_AGENTS (500), BENCH_TEAMS (10), BENCH_DAYS (365), BENCH_FUTURE_DAYS (30), BENCH_INTERACTIONS (1),
 //! BENCH_SEED (7), BENCH_DB (default target/bench/metrics-<promises>p-<events>e.db), BENCH_FRESH=1 (build anew),
-//! BENCH_REBUILD=1, BENCH_PERIOD_DAYS (90), BENCH_RUNS (30), BENCH_HTTP (1), TENDERO_BIN (default: the binary
+//! BENCH_REBUILD=1, BENCH_PERIOD_DAYS (90), BENCH_RUNS (30), BENCH_HTTP (1), BENCH_DATABASE_URL, TENDERO_BIN (default: the binary
 //! `cargo bench` built, else `cargo build --release --bin tendero`).
 
 use std::cmp::Ordering;
@@ -843,7 +847,11 @@ fn sqlite_url(path: &Path) -> String {
 }
 
 fn open_db(path: &Path, readers: u32) -> Db {
-    Db::connect(&sqlite_url(path), &PoolOptions { max_connections: readers, busy_timeout: Duration::from_secs(60) })
+    open_url(&sqlite_url(path), readers)
+}
+
+fn open_url(url: &str, readers: u32) -> Db {
+    Db::connect(url, &PoolOptions { max_connections: readers, busy_timeout: Duration::from_secs(60) })
         .expect("open database")
 }
 
@@ -1160,6 +1168,170 @@ fn reusable(path: &Path, sizes: &Sizes) -> Option<Manifest> {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// The same rows on PostgreSQL.
+
+#[cfg(feature = "postgres")]
+#[derive(QueryableByName)]
+struct Name {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+#[cfg(feature = "postgres")]
+#[derive(QueryableByName)]
+struct JsonRow {
+    #[diesel(sql_type = Text)]
+    r: String,
+}
+
+#[cfg(feature = "postgres")]
+/// A JSON value read from SQLite as a PostgreSQL literal. Quoted literals are untyped, so PostgreSQL casts them to
+/// the column's type (`'1'` to a boolean, `'42'` to a bigint); standard_conforming_strings leaves backslashes alone.
+fn sql_literal(v: &Value, out: &mut String) {
+    match v {
+        Value::Null => out.push_str("NULL"),
+        Value::String(s) => {
+            out.push('\'');
+            out.push_str(&s.replace('\'', "''"));
+            out.push('\'');
+        }
+        other => {
+            out.push('\'');
+            out.push_str(&other.to_string());
+            out.push('\'');
+        }
+    }
+}
+
+/// Copies the SQLite dataset into the PostgreSQL database `metrics_<promises>p_<events>e` on the BENCH_DATABASE_URL
+/// server (made anew unless it already holds this build, or BENCH_FRESH=1), and returns its URL and the copy's
+/// seconds (0 when reused). The schema comes from the PostgreSQL migrations; every table's rows are read from SQLite
+/// as JSON arrays and written as multi-row INSERTs of 1,000 rows, with the foreign-key triggers off
+/// (`session_replication_role = replica`, which needs a superuser) and the secondary indexes made afterwards; then
+/// `VACUUM ANALYZE`, as a service's database would have statistics and a visibility map.
+#[cfg(feature = "postgres")]
+fn postgres_copy(path: &Path, server: &str, manifest: &Manifest) -> (String, f64) {
+    use diesel::pg::PgConnection;
+    let (base, _) = server.rsplit_once('/').expect("BENCH_DATABASE_URL ends with /DATABASE");
+    let name = format!("metrics_{}p_{}e", manifest.sizes.promises, manifest.sizes.events_per_promise);
+    let url = format!("{base}/{name}");
+    let stamp = format!("{GENERATOR}:{}:{}", manifest.now_ms, serde_json::to_string(&manifest.sizes).unwrap());
+    let fresh = std::env::var("BENCH_FRESH").is_ok_and(|v| v != "0");
+    if !fresh {
+        if let Ok(mut c) = tendero::db::establish(&url) {
+            if service_state::get(&mut c, "bench_source").ok().flatten().as_deref() == Some(stamp.as_str()) {
+                eprintln!("  reusing the PostgreSQL copy {url}");
+                return (url, 0.0);
+            }
+        }
+    }
+    eprintln!("  copying into {url}");
+    let started = Instant::now();
+    let mut admin = PgConnection::establish(server).expect("BENCH_DATABASE_URL answers");
+    // One statement each: a string of several runs as one transaction, which these refuse.
+    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).expect("drop the old copy");
+    admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create the copy");
+    let db = open_url(&url, 1);
+    db.migrate().expect("migrate");
+    drop(db);
+    let mut pg = PgConnection::establish(&url).expect("copy connection");
+    let mut lite = SqliteConnection::establish(path.to_str().expect("utf-8 path")).expect("sqlite");
+    let tables: Vec<String> = diesel::sql_query(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+         AND name <> '__diesel_schema_migrations' ORDER BY name",
+    )
+    .load::<Name>(&mut lite)
+    .expect("tables")
+    .into_iter()
+    .map(|t| t.name)
+    .collect();
+    // Indexes that back no constraint are dropped for the load and made again from their own definition.
+    let indexes: Vec<SchemaIndex> = diesel::sql_query(
+        "SELECT i.relname AS name, pg_get_indexdef(i.oid) AS sql FROM pg_index x \
+         JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid \
+         JOIN pg_namespace n ON n.oid = t.relnamespace \
+         WHERE n.nspname = current_schema() AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid)",
+    )
+    .load(&mut pg)
+    .expect("indexes");
+    for index in &indexes {
+        pg.batch_execute(&format!("DROP INDEX {}", index.name)).expect("drop index");
+    }
+    let quoted: Vec<String> = tables.iter().map(|t| format!("\"{t}\"")).collect();
+    pg.batch_execute(&format!("SET session_replication_role = replica; TRUNCATE {}", quoted.join(", ")))
+        .expect("replica role (needs a superuser) and empty tables");
+    for table in &tables {
+        let t = Instant::now();
+        let columns: Vec<String> =
+            diesel::sql_query(format!("SELECT name FROM pragma_table_info('{table}') ORDER BY cid"))
+                .load::<Name>(&mut lite)
+                .expect("columns")
+                .into_iter()
+                .map(|c| c.name)
+                .collect();
+        let list = columns.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ");
+        let head = format!("INSERT INTO \"{table}\" ({list}) VALUES ");
+        let select = format!("SELECT json_array({list}) AS r FROM \"{table}\"");
+        let mut statement = head.clone();
+        let (mut in_statement, mut rows) = (0usize, 0u64);
+        pg.batch_execute("BEGIN").expect("begin");
+        let flush = |statement: &mut String, pg: &mut PgConnection, rows: u64| {
+            pg.batch_execute(statement).unwrap_or_else(|e| panic!("copy into {table}: {e}"));
+            statement.clear();
+            statement.push_str(&head);
+            if rows % 200_000 < 1_000 {
+                pg.batch_execute("COMMIT; BEGIN").expect("commit");
+            }
+        };
+        for row in diesel::sql_query(select)
+            .load_iter::<JsonRow, diesel::connection::DefaultLoadingMode>(&mut lite)
+            .expect("read")
+        {
+            let values: Vec<Value> = serde_json::from_str(&row.expect("row").r).expect("json row");
+            if in_statement > 0 {
+                statement.push(',');
+            }
+            statement.push('(');
+            for (i, v) in values.iter().enumerate() {
+                if i > 0 {
+                    statement.push(',');
+                }
+                sql_literal(v, &mut statement);
+            }
+            statement.push(')');
+            in_statement += 1;
+            rows += 1;
+            if in_statement == 1_000 {
+                flush(&mut statement, &mut pg, rows);
+                in_statement = 0;
+            }
+        }
+        if in_statement > 0 {
+            flush(&mut statement, &mut pg, rows);
+        }
+        pg.batch_execute("COMMIT").expect("commit");
+        eprintln!("    {table}: {rows} rows in {:.1} s", t.elapsed().as_secs_f64());
+    }
+    pg.batch_execute("SET session_replication_role = DEFAULT").expect("role");
+    let t = Instant::now();
+    for index in &indexes {
+        pg.batch_execute(&index.sql).unwrap_or_else(|e| panic!("{}: {e}", index.sql));
+    }
+    eprintln!("    {} indexes in {:.1} s", indexes.len(), t.elapsed().as_secs_f64());
+    pg.batch_execute("VACUUM ANALYZE").expect("vacuum analyze");
+    let mut conn = tendero::db::establish(&url).expect("copy");
+    service_state::set(&mut conn, "bench_source", &stamp, Utc::now().timestamp_millis()).expect("stamp");
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!("  copied in {seconds:.1} s");
+    (url, seconds)
+}
+
+#[cfg(not(feature = "postgres"))]
+fn postgres_copy(_: &Path, _: &str, _: &Manifest) -> (String, f64) {
+    panic!("BENCH_DATABASE_URL names PostgreSQL: run with --all-features");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Measuring.
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -1425,6 +1597,7 @@ async fn get_many(
 async fn http(
     bin: &Path,
     path: &Path,
+    url: &str,
     (token, session): (&str, &str),
     from: NaiveDate,
     to: NaiveDate,
@@ -1447,7 +1620,7 @@ async fn http(
         .env("TENDERO__SCHEDULER__ENABLED", "false")
         .env("TENDERO__SERVER__BIND", format!("127.0.0.1:{port}"))
         .arg("--database")
-        .arg(sqlite_url(path))
+        .arg(url)
         .arg("serve")
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
@@ -1556,7 +1729,9 @@ fn main() {
     // Only the promise tolerances (grace, broken-after, leads) and default windows are taken from the settings.
     let settings = Settings::load(None).expect("settings");
     let tolerances = settings.tolerances().expect("tolerances");
-    let mut report = vec![format!("metrics report on SQLite, {}", machine())];
+    let server = std::env::var("BENCH_DATABASE_URL").ok().filter(|u| u.starts_with("postgres"));
+    let backend = if server.is_some() { "PostgreSQL" } else { "SQLite" };
+    let mut report = vec![format!("metrics report on {backend}, {}", machine())];
     eprintln!("metrics_report: database {}", path.display());
 
     let mut manifest = match reusable(&path, &sizes) {
@@ -1594,7 +1769,11 @@ fn main() {
             m
         }
     };
-    let db = open_db(&path, 2);
+    let (url, copy_s) = match &server {
+        Some(server) => postgres_copy(&path, server, &manifest),
+        None => (sqlite_url(&path), 0.0),
+    };
+    let db = open_url(&url, 2);
     if std::env::var("BENCH_REBUILD").is_ok_and(|v| v != "0") {
         let t = Instant::now();
         let cpu = thread_cpu_ms();
@@ -1622,6 +1801,7 @@ fn main() {
                 count(c, &within("metric_lateness")),
                 count(c, "SELECT count(*) AS n FROM metric_contacts"),
                 count(c, &within("metric_contacts")),
+                count(c, "SELECT pg_database_size(current_database()) AS n"),
             ])
         })
         .expect("counts");
@@ -1647,6 +1827,10 @@ fn main() {
         gib(file_size(&path)),
         path.display()
     ));
+    if server.is_some() {
+        let copied = if copy_s > 0.0 { format!("copied in {copy_s:.1} s") } else { "an earlier copy".into() };
+        report.push(format!("PostgreSQL: {url}, {copied}, {}", gib(counts[9].max(0) as u64)));
+    }
     report.push(format!(
         "rollup rows (all / in the {period}-day period): metric_days {} / {}, metric_lateness {} / {}, \
          metric_contacts {} / {}",
@@ -1717,7 +1901,7 @@ fn main() {
         let bin = tendero_bin().canonicalize().expect("tendero binary");
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         report.push(String::new());
-        report.extend(runtime.block_on(http(&bin, &path, (&token, &session), from, to, runs)));
+        report.extend(runtime.block_on(http(&bin, &path, &url, (&token, &session), from, to, runs)));
     }
     println!("\n{}", report.join("\n"));
     let _ = std::io::stdout().flush();
