@@ -7,10 +7,10 @@
 //!   them;
 //! - (c) restart at scale: RESTART_OPEN open promises (default 1,000,000, due over the 30 days from tomorrow, with
 //!   their outbox rows and RESTART_EVENTS_PER_PROMISE ledger events each, default 10: `created` and effect-free
-//!   reminded / prompted / acknowledged history, so the ledger holds 10,000,000 rows) plus RESTART_DUE (100) that fell due 2 s before the start: the time
-//!   from spawning `tendero serve` to its first `/healthz` answer (serving) and to the last of those prompts fired
-//!   (firing); then the agenda and brief latencies over that database (RESTART_READS sequential GETs each, admin
-//!   token) and the server's RSS.
+//!   reminded / prompted / acknowledged history, so the ledger holds 10,000,000 rows) plus RESTART_DUE (100) that
+//!   fell due 2 s before the start: the time from spawning `tendero serve` to its first `/healthz` answer
+//!   (serving) and to the last of those prompts fired (firing); then the agenda and brief latencies over that
+//!   database (RESTART_READS sequential GETs each, admin token) and the server's RSS.
 //!
 //! Each scenario gets a fresh database: a SQLite file, or on PostgreSQL a database `fire_<scenario>_<pid>` made on the
 //! BENCH_DATABASE_URL server and dropped afterwards. The team, FIRE_AGENTS agents (shift "always") and one template
@@ -336,30 +336,20 @@ macro_rules! insert_rows {
 /// and few enough rows that SQLite's writer is not held for long.
 const PROMISES_PER_TRANSACTION: usize = 2_000;
 
-/// The `created` event of each of `rows` with its rollups, through `ledger::append_all` (multi-row INSERTs for the
-/// events, one pass over the rollups' summed changes), as `POST /promises` records it.
-fn append_created(conn: &mut DbConn, rows: &[Promise], now: i64) -> Result<(), AppError> {
+/// Each of `rows`' ledger through `ledger::append_all` (multi-row INSERTs for the events, one pass over the
+/// rollups' summed changes): its `created` event with its rollups, as `POST /promises` records it, then `history`
+/// effect-free events (reminded, prompted, acknowledged in turn), so the ledger reaches the size of a service that
+/// has run for a while without changing the rollups.
+fn append_ledger(conn: &mut DbConn, rows: &[Promise], history: usize, now: i64) -> Result<(), AppError> {
+    const HISTORY: [EventKind; 3] = [EventKind::Reminded, EventKind::Prompted, EventKind::Acknowledged];
     let events = rows
         .iter()
-        .map(|p| {
-            let data = json!({ "kind": p.kind, "title": p.title, "due_local": p.due_local, "time_zone": p.time_zone,
-                               "customer_requested": true, "owner_agent_id": p.owner_agent_id, "warnings": [] });
-            (p, EventKind::Created, data)
+        .flat_map(|p| {
+            let created = json!({ "kind": p.kind, "title": p.title, "due_local": p.due_local, "time_zone": p.time_zone,
+                                  "customer_requested": true, "owner_agent_id": p.owner_agent_id, "warnings": [] });
+            std::iter::once((p, EventKind::Created, created))
+                .chain((0..history).map(move |k| (p, HISTORY[k % HISTORY.len()], json!({ "history": k }))))
         })
-        .collect();
-    ledger::append_all(conn, events, now)
-}
-
-/// Appends `per_promise` effect-free history events (reminded, prompted, acknowledged in turn) to each promise, so
-/// the ledger reaches the size of a service that has run for a while; they leave the rollups alone.
-fn append_history(conn: &mut DbConn, rows: &[Promise], per_promise: usize, now: i64) -> Result<(), AppError> {
-    if per_promise == 0 {
-        return Ok(());
-    }
-    const KINDS: [EventKind; 3] = [EventKind::Reminded, EventKind::Prompted, EventKind::Acknowledged];
-    let events = rows
-        .iter()
-        .flat_map(|p| (0..per_promise).map(move |k| (p, KINDS[k % KINDS.len()], json!({ "history": k }))))
         .collect();
     ledger::append_all(conn, events, now)
 }
@@ -443,8 +433,7 @@ fn write_promises(
             .collect();
         db.write_blocking(|conn| {
             insert_rows!(conn, schema::promises::table, &rows)?;
-            append_created(conn, &rows, now)?;
-            append_history(conn, &rows, history, now)?;
+            append_ledger(conn, &rows, history, now)?;
             for p in &rows {
                 tendero::outbox::schedule_new(conn, p, tolerances, now)?;
             }

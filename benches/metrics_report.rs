@@ -1188,19 +1188,14 @@ struct JsonRow {
 /// A JSON value read from SQLite as a PostgreSQL literal. Quoted literals are untyped, so PostgreSQL casts them to
 /// the column's type (`'1'` to a boolean, `'42'` to a bigint); standard_conforming_strings leaves backslashes alone.
 fn sql_literal(v: &Value, out: &mut String) {
-    match v {
-        Value::Null => out.push_str("NULL"),
-        Value::String(s) => {
-            out.push('\'');
-            out.push_str(&s.replace('\'', "''"));
-            out.push('\'');
-        }
-        other => {
-            out.push('\'');
-            out.push_str(&other.to_string());
-            out.push('\'');
-        }
-    }
+    let text = match v {
+        Value::Null => return out.push_str("NULL"),
+        Value::String(s) => s.replace('\'', "''"),
+        other => other.to_string(),
+    };
+    out.push('\'');
+    out.push_str(&text);
+    out.push('\'');
 }
 
 /// Copies the SQLite dataset into the PostgreSQL database `metrics_<promises>p_<events>e` on the BENCH_DATABASE_URL
@@ -1273,13 +1268,12 @@ fn postgres_copy(path: &Path, server: &str, manifest: &Manifest) -> (String, f64
         let head = format!("INSERT INTO \"{table}\" ({list}) VALUES ");
         let select = format!("SELECT json_array({list}) AS r FROM \"{table}\"");
         let mut statement = head.clone();
-        let (mut in_statement, mut rows) = (0usize, 0u64);
+        let mut rows = 0u64;
         pg.batch_execute("BEGIN").expect("begin");
         let flush = |statement: &mut String, pg: &mut PgConnection, rows: u64| {
             pg.batch_execute(statement).unwrap_or_else(|e| panic!("copy into {table}: {e}"));
-            statement.clear();
-            statement.push_str(&head);
-            if rows % 200_000 < 1_000 {
+            statement.truncate(head.len());
+            if rows.is_multiple_of(200_000) {
                 pg.batch_execute("COMMIT; BEGIN").expect("commit");
             }
         };
@@ -1288,7 +1282,7 @@ fn postgres_copy(path: &Path, server: &str, manifest: &Manifest) -> (String, f64
             .expect("read")
         {
             let values: Vec<Value> = serde_json::from_str(&row.expect("row").r).expect("json row");
-            if in_statement > 0 {
+            if statement.len() > head.len() {
                 statement.push(',');
             }
             statement.push('(');
@@ -1299,14 +1293,12 @@ fn postgres_copy(path: &Path, server: &str, manifest: &Manifest) -> (String, f64
                 sql_literal(v, &mut statement);
             }
             statement.push(')');
-            in_statement += 1;
             rows += 1;
-            if in_statement == 1_000 {
+            if rows.is_multiple_of(1_000) {
                 flush(&mut statement, &mut pg, rows);
-                in_statement = 0;
             }
         }
-        if in_statement > 0 {
+        if statement.len() > head.len() {
             flush(&mut statement, &mut pg, rows);
         }
         pg.batch_execute("COMMIT").expect("commit");
@@ -1319,7 +1311,7 @@ fn postgres_copy(path: &Path, server: &str, manifest: &Manifest) -> (String, f64
     }
     eprintln!("    {} indexes in {:.1} s", indexes.len(), t.elapsed().as_secs_f64());
     pg.batch_execute("VACUUM ANALYZE").expect("vacuum analyze");
-    let mut conn = tendero::db::establish(&url).expect("copy");
+    let mut conn = DbConn::Postgres(pg);
     service_state::set(&mut conn, "bench_source", &stamp, Utc::now().timestamp_millis()).expect("stamp");
     let seconds = started.elapsed().as_secs_f64();
     eprintln!("  copied in {seconds:.1} s");
@@ -1801,7 +1793,6 @@ fn main() {
                 count(c, &within("metric_lateness")),
                 count(c, "SELECT count(*) AS n FROM metric_contacts"),
                 count(c, &within("metric_contacts")),
-                count(c, "SELECT pg_database_size(current_database()) AS n"),
             ])
         })
         .expect("counts");
@@ -1829,7 +1820,10 @@ fn main() {
     ));
     if server.is_some() {
         let copied = if copy_s > 0.0 { format!("copied in {copy_s:.1} s") } else { "an earlier copy".into() };
-        report.push(format!("PostgreSQL: {url}, {copied}, {}", gib(counts[9].max(0) as u64)));
+        let size = db
+            .read_blocking(|c| Ok(count(c, "SELECT pg_database_size(current_database()) AS n")))
+            .expect("database size");
+        report.push(format!("PostgreSQL: {url}, {copied}, {}", gib(size.max(0) as u64)));
     }
     report.push(format!(
         "rollup rows (all / in the {period}-day period): metric_days {} / {}, metric_lateness {} / {}, \
