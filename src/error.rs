@@ -182,6 +182,14 @@ impl From<diesel::result::Error> for AppError {
                 "unknown_reference",
                 format!("a referenced record does not exist: {}", info.message()),
             ),
+            // Two transactions that waited on each other's rows (PostgreSQL aborts one of them): nothing of this
+            // request was kept, and the same request again will go through.
+            Error::DatabaseError(DatabaseErrorKind::SerializationFailure, info) => {
+                Self::Unavailable(format!("a concurrent change got in the way; try again ({})", info.message()))
+            }
+            Error::DatabaseError(_, info) if info.message().starts_with("deadlock detected") => {
+                Self::Unavailable(format!("a concurrent change got in the way; try again ({})", info.message()))
+            }
             other => Self::Internal(other.into()),
         }
     }

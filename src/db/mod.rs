@@ -89,7 +89,8 @@ pub struct DatabaseUrl {
 }
 
 impl DatabaseUrl {
-    /// Parses `sqlite://PATH`. Anything else is refused with the list of supported schemes.
+    /// Parses `sqlite://PATH` or `postgres://...` (`postgresql://...`). Anything else is refused with the list of
+    /// supported schemes.
     pub fn parse(url: &str) -> Result<Self, String> {
         if let Some(path) = url.strip_prefix("sqlite://") {
             if path.is_empty() {
@@ -103,7 +104,7 @@ impl DatabaseUrl {
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             if cfg!(feature = "postgres") {
-                return Ok(Self { backend: Backend::Postgres, target: url.to_string() });
+                return Ok(Self { backend: Backend::Postgres, target: without_loopback_tls(url) });
             }
             return Err(
                 "database.url: this binary was built without PostgreSQL; build with `--features postgres`".into()
@@ -111,6 +112,33 @@ impl DatabaseUrl {
         }
         Err(format!("database.url `{url}` has an unknown scheme; expected sqlite://PATH or postgres://..."))
     }
+}
+
+/// A PostgreSQL URL to a server on this machine (`localhost`, `127.0.0.1`, `[::1]`) that does not choose an
+/// `sslmode` gets `sslmode=disable`.
+///
+/// libpq's default (`prefer`) encrypts when the server offers TLS, and Debian's server does. Over the loopback
+/// interface the bytes never leave the kernel, so TLS protects nothing there, and it cost a fifth of the creation
+/// throughput in `benches/http_load.rs` (786/s against 968/s). A URL that names an `sslmode` keeps it.
+fn without_loopback_tls(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let (authority, query) = match rest.split_once('?') {
+        Some((before, query)) => (before.split('/').next().unwrap_or(""), Some(query)),
+        None => (rest.split('/').next().unwrap_or(""), None),
+    };
+    if query.is_some_and(|q| q.split('&').any(|pair| pair.starts_with("sslmode="))) {
+        return url.to_string();
+    }
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host_port.split(':').next().unwrap_or(""),
+    };
+    if !matches!(host, "localhost" | "127.0.0.1" | "::1") {
+        return url.to_string();
+    }
+    let separator = if query.is_some() { '&' } else { '?' };
+    format!("{url}{separator}sslmode=disable")
 }
 
 /// Pool tuning taken from settings.
@@ -148,8 +176,8 @@ pub struct Db {
     read: DbPool,
     write: DbPool,
     backend: Backend,
-    /// SQLite's group-commit writer; PostgreSQL writes on its pool.
-    writer: Option<std::sync::mpsc::Sender<Job>>,
+    /// The queue of the group-commit writers (see [`spawn_writers`]).
+    writer: std::sync::mpsc::Sender<Job>,
 }
 
 /// What a write job tells the writer: whether its work stands, and how to answer once the group's commit is
@@ -164,32 +192,55 @@ struct Job {
     abort: Box<dyn FnOnce(String) + Send>,
 }
 
-/// Most write jobs committed together; more would delay the first one's answer for little gain.
-const MAX_GROUP: usize = 256;
+/// Most write jobs committed together on SQLite; more would delay the first one's answer for little gain.
+const MAX_GROUP_SQLITE: usize = 256;
 
-/// SQLite's writer: one thread owns the write connection and commits the write jobs queued meanwhile in one
-/// transaction, each inside its own savepoint. A durable commit (`synchronous=FULL`) costs an fsync; sharing it
-/// between concurrent requests is what lets the single writer keep up. A job's answer is sent only after the
-/// commit, so a 2xx still means "on disk"; a job that fails rolls back to its savepoint without touching the
-/// others.
-fn spawn_writer(pool: DbPool) -> std::io::Result<std::sync::mpsc::Sender<Job>> {
+/// Most write jobs committed together on PostgreSQL: each job is a subtransaction (and the group's rollups one
+/// more), and a transaction with more than 64 of them overflows the backend's cache of subtransaction ids, after
+/// which every other session's snapshot checks look them up on disk.
+const MAX_GROUP_POSTGRES: usize = 63;
+
+/// PostgreSQL's writers per instance. Each runs its group's statements one round trip at a time, so one writer
+/// would leave the server idle between them; a few keep it busy while their commits wait on the WAL flush. More
+/// than a few only lengthen the queues on the rows they share.
+const POSTGRES_WRITERS: usize = 4;
+
+/// The group-commit writers: `count` threads, each taking the write jobs queued meanwhile (up to
+/// [`MAX_GROUP_SQLITE`] or [`MAX_GROUP_POSTGRES`]) and committing them in one transaction, each job inside its
+/// own savepoint. A durable commit costs a flush of the log (an fsync on SQLite with `synchronous=FULL`, the WAL
+/// flush on PostgreSQL); sharing it between concurrent requests is what lets the writers keep up. A job's answer is sent only after the commit, so a 2xx
+/// still means "on disk"; a job that fails rolls back to its savepoint without touching the others. SQLite has
+/// one writer (it has one write lock); PostgreSQL has [`POSTGRES_WRITERS`].
+fn spawn_writers(pool: DbPool, backend: Backend, count: usize) -> std::io::Result<std::sync::mpsc::Sender<Job>> {
     let (sender, receiver) = std::sync::mpsc::channel::<Job>();
-    std::thread::Builder::new().name("sqlite-writer".into()).spawn(move || {
-        while let Ok(first) = receiver.recv() {
-            let mut jobs = vec![first];
-            while jobs.len() < MAX_GROUP {
-                match receiver.try_recv() {
-                    Ok(job) => jobs.push(job),
-                    Err(_) => break,
+    // The writers share the queue: whichever is free takes the next group.
+    let receiver = std::sync::Arc::new(std::sync::Mutex::new(receiver));
+    let max_group = match backend {
+        Backend::Sqlite => MAX_GROUP_SQLITE,
+        Backend::Postgres => MAX_GROUP_POSTGRES,
+    };
+    for n in 0..count {
+        let (pool, receiver) = (pool.clone(), receiver.clone());
+        std::thread::Builder::new().name(format!("db-writer-{n}")).spawn(move || loop {
+            let jobs = {
+                let queue = receiver.lock().unwrap_or_else(|p| p.into_inner());
+                let Ok(first) = queue.recv() else { return };
+                let mut jobs = vec![first];
+                while jobs.len() < max_group {
+                    match queue.try_recv() {
+                        Ok(job) => jobs.push(job),
+                        Err(_) => break,
+                    }
                 }
-            }
-            run_group(&pool, jobs);
-        }
-    })?;
+                jobs
+            };
+            run_group(&pool, backend, jobs);
+        })?;
+    }
     Ok(sender)
 }
 
-fn run_group(pool: &DbPool, jobs: Vec<Job>) {
+fn run_group(pool: &DbPool, backend: Backend, jobs: Vec<Job>) {
     let mut conn = match pool.get() {
         Ok(conn) => conn,
         Err(e) => {
@@ -200,39 +251,51 @@ fn run_group(pool: &DbPool, jobs: Vec<Job>) {
             return;
         }
     };
-    if let Err(e) = conn.batch_execute("BEGIN IMMEDIATE") {
+    // One savepoint, reused: a job that stands is released and the savepoint opened again for the next one in the
+    // same round trip; one that fails is rolled back to it, which leaves it open. (On PostgreSQL every statement
+    // is a round trip, and the writers' time is mostly round trips.)
+    if let Err(e) = conn.batch_execute(&format!("{}; SAVEPOINT job", begin_statement(backend))) {
+        let _ = conn.batch_execute("ROLLBACK");
         let why = e.to_string();
         for job in jobs {
             fail_job(job, &why);
         }
         return;
     }
+    let mut rollups = crate::repo::metrics::GroupRollups::begin();
     let mut completions: Vec<Completion> = Vec::with_capacity(jobs.len());
     for job in jobs {
-        if let Err(e) = conn.batch_execute("SAVEPOINT job") {
-            fail_job(job, &e.to_string());
-            continue;
-        }
+        rollups.job();
         let (ok, done) = (job.run)(&mut conn);
-        let end = if ok { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
-        if let Err(e) = conn.batch_execute(end) {
-            // The transaction is in an unknown state: give up on the whole group.
-            let _ = conn.batch_execute("ROLLBACK");
-            let why = e.to_string();
-            done(Err(why.clone()));
-            for done in completions {
-                done(Err(why.clone()));
-            }
-            return;
-        }
         completions.push(done);
+        let next = if ok {
+            "RELEASE job; SAVEPOINT job"
+        } else {
+            rollups.discard_job();
+            "ROLLBACK TO job"
+        };
+        if let Err(e) = conn.batch_execute(next) {
+            return give_up(&mut conn, e.to_string(), completions);
+        }
     }
+    if let Err(e) = rollups.write(&mut conn) {
+        return give_up(&mut conn, format!("metric rollups: {e}"), completions);
+    }
+    // COMMIT releases the savepoint left open.
     let commit = conn.batch_execute("COMMIT").map_err(|e| e.to_string());
     if commit.is_err() {
         let _ = conn.batch_execute("ROLLBACK");
     }
     for done in completions {
         done(commit.clone());
+    }
+}
+
+/// Gives up on a group whose transaction is in an unknown state: rolls it back and tells every job why.
+fn give_up(conn: &mut DbConn, why: String, completions: Vec<Completion>) {
+    let _ = conn.batch_execute("ROLLBACK");
+    for done in completions {
+        done(Err(why.clone()));
     }
 }
 
@@ -301,22 +364,24 @@ impl Db {
                 // queue inside the process instead of SQLITE_BUSY errors.
                 let write = build(1)?;
                 let read = build(options.max_connections.max(1))?;
-                let writer = Some(spawn_writer(write.clone())?);
+                let writer = spawn_writers(write.clone(), Backend::Sqlite, 1)?;
                 Ok(Self { read, write, backend: Backend::Sqlite, writer })
             }
             Backend::Postgres => {
                 prepare_postgres_client();
                 // PostgreSQL takes concurrent writers: row locks, `version` checks and SKIP LOCKED claims keep
-                // them apart, so writes get a pool of their own rather than a single connection.
+                // them apart, so several writers (and several instances) write at once.
                 let build = |size: u32| {
                     Pool::builder()
                         .max_size(size)
                         .connection_timeout(Duration::from_secs(30))
                         .build(ConnectionManager::<DbConn>::new(parsed.target.clone()))
                 };
-                let write = build(options.max_connections.clamp(2, 16))?;
+                // The writers hold one connection each while they run a group; the rest serve `write_blocking`.
+                let write = build(options.max_connections.clamp(POSTGRES_WRITERS as u32 + 1, 16))?;
                 let read = build(options.max_connections.max(1))?;
-                Ok(Self { read, write, backend: Backend::Postgres, writer: None })
+                let writer = spawn_writers(write.clone(), Backend::Postgres, POSTGRES_WRITERS)?;
+                Ok(Self { read, write, backend: Backend::Postgres, writer })
             }
         }
     }
@@ -365,31 +430,25 @@ impl Db {
         .await
     }
 
-    /// Runs `f` inside one write transaction on the blocking thread pool: committed when `f` returns `Ok`,
-    /// rolled back on `Err` or panic.
+    /// Runs `f` as a job of the group-commit writers (see [`spawn_writers`]): inside one transaction with the
+    /// other jobs of its group, in a savepoint of its own. Its changes stand when it returns `Ok` and the group
+    /// commits; they are rolled back on `Err` or panic.
     pub async fn write<T, F>(&self, f: F) -> Result<T, AppError>
     where
         F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
-        if let Some(writer) = &self.writer {
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            let job = job_of(f, move |answer| {
-                let _ = tx.send(answer);
-            });
-            writer.send(job).map_err(|_| AppError::Unavailable("the database writer has stopped".into()))?;
-            return rx.await.map_err(|_| AppError::Unavailable("the database writer dropped a write".into()))?;
-        }
-        let pool = self.write.clone();
-        run_blocking(move || {
-            let mut conn = get(&pool)?;
-            in_write_transaction(&mut conn, f)
-        })
-        .await
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job = job_of(f, move |answer| {
+            let _ = tx.send(answer);
+        });
+        self.writer.send(job).map_err(|_| AppError::Unavailable("the database writer has stopped".into()))?;
+        rx.await.map_err(|_| AppError::Unavailable("the database writer dropped a write".into()))?
     }
 
-    /// Synchronous variant of [`Db::write`] for the CLI, start-up code and tests. It takes the single write
-    /// connection between the writer's groups (the pool has one), so writes stay one at a time.
+    /// Synchronous variant of [`Db::write`] for the CLI, start-up code and tests, in a transaction of its own. On
+    /// SQLite it takes the single write connection between the writer's groups (the pool has one), so writes stay
+    /// one at a time.
     pub fn write_blocking<T>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, AppError>) -> Result<T, AppError> {
         let mut conn = get(&self.write)?;
         in_write_transaction(&mut conn, f)
@@ -409,15 +468,19 @@ fn get(pool: &DbPool) -> Result<PooledConnection<ConnectionManager<DbConn>>, App
 /// `BEGIN IMMEDIATE` on SQLite takes the write lock up front, so a transaction that reads and then writes cannot
 /// fail half-way with SQLITE_BUSY when another process wrote in between. On PostgreSQL a plain transaction (read
 /// committed) is enough: every change is guarded by a row's `version` or a row lock.
+fn begin_statement(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "BEGIN IMMEDIATE",
+        Backend::Postgres => "BEGIN",
+    }
+}
+
+/// Runs `f` in one transaction: committed when it returns `Ok`, rolled back on `Err` or panic.
 fn in_write_transaction<T>(
     conn: &mut DbConn,
     f: impl FnOnce(&mut DbConn) -> Result<T, AppError>,
 ) -> Result<T, AppError> {
-    let begin = match conn.backend() {
-        Backend::Sqlite => "BEGIN IMMEDIATE",
-        Backend::Postgres => "BEGIN",
-    };
-    conn.batch_execute(begin)?;
+    conn.batch_execute(begin_statement(conn.backend()))?;
     match catch_unwind(AssertUnwindSafe(|| f(conn))) {
         Ok(Ok(value)) => {
             if let Err(e) = conn.batch_execute("COMMIT") {
@@ -487,6 +550,27 @@ pub fn prepare_postgres_client() {
 }
 
 #[cfg(test)]
+mod url_tests {
+    use super::without_loopback_tls as local;
+
+    #[test]
+    fn a_server_on_this_machine_is_reached_without_tls_unless_the_url_says_otherwise() {
+        assert_eq!(local("postgres://root@127.0.0.1:5432/test"), "postgres://root@127.0.0.1:5432/test?sslmode=disable");
+        assert_eq!(
+            local("postgresql://localhost/db?application_name=t"),
+            "postgresql://localhost/db?application_name=t&sslmode=disable"
+        );
+        assert_eq!(local("postgres://u:p@[::1]:5433/db"), "postgres://u:p@[::1]:5433/db?sslmode=disable");
+        assert_eq!(
+            local("postgres://root@127.0.0.1/test?sslmode=require"),
+            "postgres://root@127.0.0.1/test?sslmode=require"
+        );
+        assert_eq!(local("postgres://root@db.example.com:5432/test"), "postgres://root@db.example.com:5432/test");
+        assert_eq!(local("postgres://root@127.0.0.10/test"), "postgres://root@127.0.0.10/test");
+    }
+}
+
+#[cfg(test)]
 mod group_commit_tests {
     use super::*;
     use crate::repo::service_state;
@@ -531,5 +615,58 @@ mod group_commit_tests {
             let stored = db.read_blocking(move |conn| Ok(service_state::get(conn, &format!("key{i}"))?)).unwrap();
             assert_eq!(stored.is_some(), i % 5 != 0 && i != 7, "key{i}");
         }
+    }
+
+    /// The changes one numbered write makes to the rollups, and whether it then fails or panics.
+    fn rollup_write(conn: &mut DbConn, i: usize) -> Result<usize, AppError> {
+        use crate::domain::metrics::{Counts, Delta, Key};
+        let key = Key {
+            day: 20_400 + (i % 9) as i32,
+            team_id: format!("team{}", i % 2),
+            agent_id: format!("agent{}", i % 5),
+            kind: "callback".into(),
+        };
+        let counts = Counts { pending: 1, kept_late: i.is_multiple_of(4) as i64, ..Counts::default() };
+        let lateness = i.is_multiple_of(4).then_some((i as i64 % 6, 1));
+        crate::repo::metrics::apply(conn, &[Delta { key: key.clone(), counts, lateness }])?;
+        crate::repo::metrics::add_contact(conn, key.day, &key.team_id, &key.agent_id, i.is_multiple_of(3))?;
+        if i.is_multiple_of(7) {
+            return Err(AppError::conflict("refused after counting"));
+        }
+        if i == 11 {
+            panic!("a write that panics after counting");
+        }
+        Ok(i)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rollups_held_for_a_group_equal_the_same_writes_made_one_by_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = PoolOptions { max_connections: 2, busy_timeout: Duration::from_secs(5) };
+        let grouped = Db::connect(&format!("sqlite://{}", dir.path().join("grouped.db").display()), &options).unwrap();
+        let alone = Db::connect(&format!("sqlite://{}", dir.path().join("alone.db").display()), &options).unwrap();
+        grouped.migrate().unwrap();
+        alone.migrate().unwrap();
+        let tasks: Vec<_> = (0..120)
+            .map(|i| {
+                let db = grouped.clone();
+                tokio::spawn(async move { db.write(move |conn| rollup_write(conn, i)).await.is_ok() })
+            })
+            .collect();
+        let mut stood = 0;
+        for (i, task) in tasks.into_iter().enumerate() {
+            let ok = task.await.unwrap();
+            assert_eq!(ok, !i.is_multiple_of(7) && i != 11, "write {i}");
+            stood += usize::from(ok);
+            // The same write on its own, in a transaction of its own.
+            let _ = catch_unwind(AssertUnwindSafe(|| alone.write_blocking(|conn| rollup_write(conn, i))));
+        }
+        assert_eq!(stood, 120 - 18 - 1);
+        let stored = |db: &Db| db.read_blocking(|conn| Ok(crate::repo::metrics::stored(conn)?)).unwrap();
+        let (grouped, alone) = (stored(&grouped), stored(&alone));
+        assert_eq!(grouped.days.values().map(|c| c.pending).sum::<i64>(), stood as i64);
+        assert_eq!(grouped.contacts_weeks.values().map(|c| c.0).sum::<i64>(), stood as i64);
+        assert!(!grouped.lateness_weeks.is_empty());
+        assert_eq!(grouped, alone);
     }
 }

@@ -78,76 +78,172 @@ macro_rules! add_to {
     };
 }
 
-/// Adds deltas to the rollups, at both grains (the day and its week), one upsert per row.
+/// Adds deltas to the rollups, at both grains (the day and its week).
+///
+/// Inside a writer's group (see [`GroupRollups`]) the deltas are held back and written once, summed, before the
+/// group commits; otherwise they are written now.
 pub fn apply(conn: &mut DbConn, deltas: &[Delta]) -> QueryResult<()> {
-    use diesel::upsert::excluded;
-    for d in deltas {
-        let (k, week) = (&d.key, week_of(d.key.day));
-        if !d.counts.is_zero() {
-            add_counts!(
-                &mut *conn,
-                metric_days,
-                [day = k.day, week = week, team_id = &k.team_id, agent_id = &k.agent_id, kind = &k.kind],
-                [day, team_id, agent_id, kind],
-                d.counts
-            )?;
-            add_counts!(
-                &mut *conn,
-                metric_weeks,
-                [week = week, team_id = &k.team_id, agent_id = &k.agent_id, kind = &k.kind],
-                [week, team_id, agent_id, kind],
-                d.counts
-            )?;
-        }
-        if let Some((minutes, n)) = d.lateness {
-            add_to!(
-                &mut *conn,
-                metric_lateness,
-                [
-                    day = k.day,
-                    week = week,
-                    team_id = &k.team_id,
-                    agent_id = &k.agent_id,
-                    kind = &k.kind,
-                    minutes = minutes
-                ],
-                [day, team_id, agent_id, kind, minutes],
-                [count = n]
-            )?;
-            add_to!(
-                &mut *conn,
-                metric_lateness_weeks,
-                [week = week, team_id = &k.team_id, agent_id = &k.agent_id, kind = &k.kind, minutes = minutes],
-                [week, team_id, agent_id, kind, minutes],
-                [count = n]
-            )?;
-        }
-    }
-    Ok(())
+    record(conn, deltas.iter().cloned().map(Change::Delta))
 }
 
 /// One outbound contact: counted for the customer's owner (and team) on the customer-local date.
 pub fn add_contact(conn: &mut DbConn, day: i32, team_id: &str, owner_id: &str, by_owner: bool) -> QueryResult<()> {
-    add_contacts(conn, day, team_id, owner_id, 1, i64::from(by_owner))
+    let contact = Change::Contact { day, team: team_id.to_string(), owner: owner_id.to_string(), by: by_owner };
+    record(conn, std::iter::once(contact))
 }
 
-fn add_contacts(conn: &mut DbConn, day: i32, team: &str, owner: &str, outbound: i64, by: i64) -> QueryResult<()> {
+/// A change to the rollups, as a ledger write makes it.
+#[derive(Clone, Debug)]
+enum Change {
+    Delta(Delta),
+    Contact { day: i32, team: String, owner: String, by: bool },
+}
+
+thread_local! {
+    /// The changes of the group this thread is running, when it runs one.
+    static HELD: std::cell::RefCell<Option<Vec<Change>>> = const { std::cell::RefCell::new(None) };
+}
+
+fn record(conn: &mut DbConn, changes: impl Iterator<Item = Change>) -> QueryResult<()> {
+    let mut changes = Some(changes);
+    HELD.with_borrow_mut(|held| {
+        if let Some(held) = held.as_mut() {
+            held.extend(changes.take().into_iter().flatten());
+        }
+    });
+    match changes {
+        Some(changes) => write(conn, &summed(changes)),
+        None => Ok(()),
+    }
+}
+
+/// The rollup rows a list of changes adds to, summed per row at both grains.
+fn summed(changes: impl Iterator<Item = Change>) -> Rollups {
+    let mut out = Rollups::default();
+    for change in changes {
+        match change {
+            Change::Delta(d) => out.add(d),
+            Change::Contact { day, team, owner, by } => {
+                let entry = out.contacts.entry((day, team, owner)).or_default();
+                entry.0 += 1;
+                entry.1 += i64::from(by);
+            }
+        }
+    }
+    out.with_weeks().without_zeros()
+}
+
+/// Holds back the rollup changes of a group-commit writer's jobs and writes them once, before the group commits.
+///
+/// The rollups are the rows every ledger write touches (one per agent, day and kind, and per week): written job by
+/// job, they cost two upserts per change and, on PostgreSQL, hold those rows locked for the rest of the group, so
+/// writers queue behind each other and two groups touching two agents in opposite orders deadlock. Summed, a group
+/// of creates for a few agents writes a few rows; written table by table in key order, every group locks rows in
+/// the same order, so groups cannot deadlock on them. A job that fails loses its changes with its savepoint.
+///
+/// The changes are held per thread: the writer's thread runs the jobs, and nothing else runs on it meanwhile.
+pub struct GroupRollups {
+    /// Where the current job's changes start.
+    job_start: usize,
+}
+
+impl GroupRollups {
+    /// Starts holding back the rollup changes made on this thread.
+    pub fn begin() -> Self {
+        HELD.set(Some(Vec::new()));
+        Self { job_start: 0 }
+    }
+
+    /// Marks the start of a job.
+    pub fn job(&mut self) {
+        self.job_start = HELD.with_borrow(|held| held.as_ref().map_or(0, Vec::len));
+    }
+
+    /// Forgets the changes of the job that failed (its savepoint was rolled back).
+    pub fn discard_job(&mut self) {
+        let start = self.job_start;
+        HELD.with_borrow_mut(|held| held.as_mut().map(|held| held.truncate(start)));
+    }
+
+    /// Writes the group's changes, summed per row, table by table in key order.
+    pub fn write(self, conn: &mut DbConn) -> QueryResult<()> {
+        let changes = HELD.take().unwrap_or_default();
+        write(conn, &summed(changes.into_iter()))
+    }
+}
+
+impl Drop for GroupRollups {
+    fn drop(&mut self) {
+        // A group given up (its transaction rolled back) leaves nothing held for the next one.
+        HELD.set(None);
+    }
+}
+
+/// Adds `rows` to the stored rollups: one upsert per row, table by table, each in key order (see
+/// [`GroupRollups`] for why the order matters).
+fn write(conn: &mut DbConn, rows: &Rollups) -> QueryResult<()> {
     use diesel::upsert::excluded;
-    let week = week_of(day);
-    add_to!(
-        &mut *conn,
-        metric_contacts,
-        [day = day, week = week, team_id = team, agent_id = owner],
-        [day, team_id, agent_id],
-        [outbound = outbound, by_owner = by]
-    )?;
-    add_to!(
-        &mut *conn,
-        metric_contacts_weeks,
-        [week = week, team_id = team, agent_id = owner],
-        [week, team_id, agent_id],
-        [outbound = outbound, by_owner = by]
-    )?;
+    for (k, c) in &rows.days {
+        add_counts!(
+            &mut *conn,
+            metric_days,
+            [day = k.day, week = week_of(k.day), team_id = &k.team_id, agent_id = &k.agent_id, kind = &k.kind],
+            [day, team_id, agent_id, kind],
+            c
+        )?;
+    }
+    for (k, c) in &rows.weeks {
+        add_counts!(
+            &mut *conn,
+            metric_weeks,
+            [week = k.day, team_id = &k.team_id, agent_id = &k.agent_id, kind = &k.kind],
+            [week, team_id, agent_id, kind],
+            c
+        )?;
+    }
+    for ((k, minutes), n) in &rows.lateness {
+        add_to!(
+            &mut *conn,
+            metric_lateness,
+            [
+                day = k.day,
+                week = week_of(k.day),
+                team_id = &k.team_id,
+                agent_id = &k.agent_id,
+                kind = &k.kind,
+                minutes = minutes
+            ],
+            [day, team_id, agent_id, kind, minutes],
+            [count = n]
+        )?;
+    }
+    for ((k, minutes), n) in &rows.lateness_weeks {
+        add_to!(
+            &mut *conn,
+            metric_lateness_weeks,
+            [week = k.day, team_id = &k.team_id, agent_id = &k.agent_id, kind = &k.kind, minutes = minutes],
+            [week, team_id, agent_id, kind, minutes],
+            [count = n]
+        )?;
+    }
+    for ((day, team, owner), (o, b)) in &rows.contacts {
+        add_to!(
+            &mut *conn,
+            metric_contacts,
+            [day = day, week = week_of(*day), team_id = team, agent_id = owner],
+            [day, team_id, agent_id],
+            [outbound = o, by_owner = b]
+        )?;
+    }
+    for ((week, team, owner), (o, b)) in &rows.contacts_weeks {
+        add_to!(
+            &mut *conn,
+            metric_contacts_weeks,
+            [week = week, team_id = team, agent_id = owner],
+            [week, team_id, agent_id],
+            [outbound = o, by_owner = b]
+        )?;
+    }
     Ok(())
 }
 
@@ -393,7 +489,11 @@ pub fn recompute(conn: &mut DbConn) -> QueryResult<Rollups> {
 
 /// Replaces the stored rollups with a recomputation (after a restore, or when upgrading a database that was
 /// written before the rollups existed).
+///
+/// Runs outside the writer's groups (at start, from the command line): inside one, the changes held back for the
+/// group's earlier jobs would be counted twice, once in the recomputation and once when the group writes them.
 pub fn rebuild(conn: &mut DbConn) -> QueryResult<()> {
+    debug_assert!(HELD.with_borrow(Option::is_none), "rollups rebuilt inside a writer's group");
     let fresh = recompute(conn)?;
     for table in [
         "metric_days",
@@ -405,18 +505,7 @@ pub fn rebuild(conn: &mut DbConn) -> QueryResult<()> {
     ] {
         diesel::sql_query(format!("DELETE FROM {table}")).execute(conn)?;
     }
-    // `apply` and `add_contacts` write both grains, so the day rows alone rebuild the week tables too.
-    let days = fresh.days.into_iter().map(|(key, counts)| Delta { key, counts, lateness: None });
-    let late = fresh.lateness.into_iter().map(|((key, m), n)| Delta {
-        key,
-        counts: Counts::default(),
-        lateness: Some((m, n)),
-    });
-    apply(conn, &days.chain(late).collect::<Vec<_>>())?;
-    for ((day, team, agent), (o, b)) in fresh.contacts {
-        add_contacts(conn, day, &team, &agent, o, b)?;
-    }
-    Ok(())
+    write(conn, &fresh)
 }
 
 /// What a report groups by.
