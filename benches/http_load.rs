@@ -210,7 +210,7 @@ fn raw_limit(url: &str, template: &tendero::repo::promises::Promise, seconds: u6
             json!({ "kind": p.kind, "title": p.title, "due_local": p.due_local }),
         )
         .unwrap();
-        tendero::outbox::schedule(&mut conn, &p, &tolerances, now).unwrap();
+        tendero::outbox::schedule_new(&mut conn, &p, &tolerances, now).unwrap();
         conn.batch_execute("COMMIT").unwrap();
         n += 1;
     }

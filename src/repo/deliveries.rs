@@ -91,15 +91,33 @@ pub fn insert_all(conn: &mut DbConn, rows: &[Delivery]) -> QueryResult<()> {
     Ok(())
 }
 
-/// Inserts the deliveries of a promise that has none yet (one just made), one row per statement: the statement
-/// is prepared once and cached, where [`insert_all`]'s existence check and multi-row INSERT are prepared anew for
-/// every size, which costs more than they save for the few rows of one promise.
+/// Inserts the deliveries of a promise that has none yet (one just made) in one statement. A multi-row INSERT of a
+/// fixed number of rows (an array, not a slice) is a statement diesel prepares once and caches, one per count,
+/// where [`insert_all`]'s existence check and slice INSERT are prepared anew on every call; and one statement is
+/// one round trip to PostgreSQL where a row per statement was one per delivery.
 pub fn insert_fresh(conn: &mut DbConn, rows: &[Delivery]) -> QueryResult<()> {
-    for (i, row) in rows.iter().enumerate() {
-        // Two plans may coincide (a lead reminder at the due time): the first one stands, as in `insert_all`.
-        if !rows[..i].iter().any(|d| slot(d) == slot(row)) {
-            super::insert_rows!(&mut *conn, deliveries::table, row)?;
+    // Two plans may coincide (a lead reminder at the due time): the first one stands, as in `insert_all`.
+    let mut fresh: Vec<Delivery> = Vec::with_capacity(rows.len());
+    for row in rows {
+        if !fresh.iter().any(|d| slot(d) == slot(row)) {
+            fresh.push(row.clone());
         }
+    }
+    // Owned rows: diesel caches a statement by its type, which must not borrow.
+    macro_rules! insert_array {
+        ($n:literal) => {{
+            let rows: [Delivery; $n] = fresh.try_into().expect("the length was matched");
+            super::insert_rows!(&mut *conn, deliveries::table, rows)?;
+        }};
+    }
+    match fresh.len() {
+        0 => {}
+        1 => insert_array!(1),
+        2 => insert_array!(2),
+        3 => insert_array!(3),
+        4 => insert_array!(4),
+        5 => insert_array!(5),
+        _ => super::insert_rows!(&mut *conn, deliveries::table, &fresh).map(drop)?,
     }
     Ok(())
 }
@@ -132,7 +150,7 @@ pub fn claim_due(
 ) -> QueryResult<Vec<Delivery>> {
     let due_rows = || {
         deliveries::table
-            .filter(deliveries::status.eq("pending"))
+            .filter(pending())
             .filter(deliveries::next_attempt_at.le(now_ms))
             .filter(deliveries::claimed_until.is_null().or(deliveries::claimed_until.lt(now_ms)))
             // At equal instants "due" sorts before "overdue" (a deadline's grace can be zero): prompt, then judge.
@@ -207,10 +225,7 @@ pub fn mark_all_done(conn: &mut DbConn, ids: &[String], now_ms: i64, note: Optio
 
 /// The earliest pending fire time, ms (what the scheduler sleeps until).
 pub fn next_pending_at(conn: &mut DbConn) -> QueryResult<Option<i64>> {
-    deliveries::table
-        .filter(deliveries::status.eq("pending"))
-        .select(diesel::dsl::min(deliveries::next_attempt_at))
-        .first(conn)
+    deliveries::table.filter(pending()).select(diesel::dsl::min(deliveries::next_attempt_at)).first(conn)
 }
 
 /// Pending deliveries of a promise, by fire time.
@@ -221,4 +236,12 @@ pub fn pending_of(conn: &mut DbConn, promise_id: &str) -> QueryResult<Vec<Delive
         .order(deliveries::next_attempt_at.asc())
         .select(Delivery::as_select())
         .load(conn)
+}
+
+/// `status = 'pending'` written as a literal: it is the predicate of the partial index `deliveries_pending`, and PostgreSQL
+/// uses a partial index only when it can prove the query's condition implies the index's. With the status as a
+/// bound parameter, the plan PostgreSQL caches for a prepared statement (a generic plan) cannot, and the claim and
+/// the next-wake query scanned the whole table on every pass.
+fn pending() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
+    diesel::dsl::sql("deliveries.status = 'pending'")
 }

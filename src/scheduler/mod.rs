@@ -198,6 +198,10 @@ impl Scheduler {
         let now_ms = now.timestamp_millis();
         let lease_until = (now + self.config.lease).timestamp_millis();
         let mut claimed = deliveries::claim_due(conn, &self.instance, now_ms, lease_until, self.config.batch_size)?;
+        if claimed.is_empty() {
+            // The usual pass after a nudge: nothing due yet, so nothing to load.
+            return Ok((0, Vec::new()));
+        }
         // Within one instant: remind, prompt, escalate, then judge (missed), then close (broken).
         let rank = |d: &Delivery| match Purpose::parse(&d.purpose) {
             Some(Purpose::Lead) => 0,
