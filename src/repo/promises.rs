@@ -183,6 +183,20 @@ pub fn events_of(conn: &mut DbConn, promise_id: &str) -> QueryResult<Vec<Promise
         .load(conn)
 }
 
+/// The events of one kind of several promises, each promise's in ledger order (one statement for a page of
+/// promises, where [`events_of`] per promise would be a query each).
+pub fn events_of_kind(conn: &mut DbConn, promise_ids: &[String], kind: &str) -> QueryResult<Vec<PromiseEvent>> {
+    if promise_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    promise_events::table
+        .filter(promise_events::promise_id.eq_any(promise_ids))
+        .filter(promise_events::kind.eq(kind))
+        .order((promise_events::promise_id.asc(), promise_events::id.asc()))
+        .select(PromiseEvent::as_select())
+        .load(conn)
+}
+
 /// A customer's ledger events, newest first, that occurred at or before `at_most` (ms) when given.
 pub fn events_of_customer(
     conn: &mut DbConn,

@@ -69,6 +69,66 @@ async fn invoice_corrected_within_15_days_is_rescheduled_by_the_customer_and_kep
     assert_eq!(full["ledger"][2]["data"]["timeliness"], "on_time");
 }
 
+/// Seed 004 seen from the brief: each open promise carries who made it and its own reschedules, in order, and a
+/// promise never moved carries none (the brief reads them for all its promises at once).
+#[actix_web::test]
+async fn the_brief_shows_each_open_promise_with_its_maker_and_its_own_reschedules() {
+    let app = spawn_app_at(at("2026-03-16T09:00:00Z")).await;
+    let z = zaragoza(&app).await;
+    let (marta, jorge) = (&z.marta.1, &z.jorge.1);
+    let pilar = customer(&app, marta, "Pilar Ortega", "Europe/Madrid").await;
+    let bill = app
+        .created(
+            "/api/v1/promises",
+            marta,
+            json!({ "customer_id": pilar, "kind": "deadline", "title": "Factura corregida", "within": "P15D" }),
+        )
+        .await;
+    let call = app
+        .created(
+            "/api/v1/promises",
+            jorge,
+            json!({ "customer_id": pilar, "kind": "callback", "title": "Te llamo el jueves", "due_local": "2026-03-19T10:00" }),
+        )
+        .await;
+    let bill_id = bill["id"].as_str().unwrap();
+    for (day, to, by, version) in [
+        ("2026-03-18T10:00:00Z", "2026-04-03T21:00", "customer", 1),
+        ("2026-03-20T10:00:00Z", "2026-04-06T21:00", "agent", 2),
+    ] {
+        app.clock.set(at(day));
+        let moved = app
+            .created(
+                &format!("/api/v1/promises/{bill_id}/reschedule"),
+                marta,
+                json!({ "due_local": to, "reason": format!("moved at the {by}'s request"), "initiated_by": by, "version": version }),
+            )
+            .await;
+        assert_eq!(moved["reschedule_count"], version);
+    }
+
+    let brief = app.get(&format!("/api/v1/customers/{pilar}/brief"), jorge).await.body;
+    let open = brief["open_promises"].as_array().unwrap();
+    let find = |id: &serde_json::Value| open.iter().find(|p| p["id"] == *id).expect("listed in the brief");
+    let (bill, call) = (find(&bill["id"]), find(&call["id"]));
+    assert_eq!(open.len(), 2);
+    assert_eq!(bill["made_by_name"], "Marta Gil");
+    assert_eq!(call["made_by_name"], "Jorge Sanz");
+    assert_eq!(call["reschedules"], json!([]));
+    let moves = bill["reschedules"].as_array().unwrap();
+    assert_eq!(moves.len(), 2);
+    assert_eq!(
+        (moves[0]["initiated_by"].as_str(), moves[0]["at"].as_str()),
+        (Some("customer"), Some("2026-03-18T10:00:00Z"))
+    );
+    assert_eq!(moves[0]["to"]["due_local"], "2026-04-03T21:00:00");
+    assert_eq!(
+        (moves[1]["initiated_by"].as_str(), moves[1]["at"].as_str()),
+        (Some("agent"), Some("2026-03-20T10:00:00Z"))
+    );
+    assert_eq!(moves[1]["from"]["due_local"], "2026-04-03T21:00:00");
+}
+
 /// Seed 003: "when shall I call you back?"; the call at exactly that time finds the customer out, which still
 /// keeps the promise; a new time is agreed and lands in the brief.
 #[actix_web::test]
