@@ -107,18 +107,15 @@ impl Server {
 enum Store {
     /// A file in the scenario's directory.
     Sqlite(PathBuf),
-    /// A database made for the scenario on the BENCH_DATABASE_URL server (`server`), dropped with the run.
-    Postgres { server: String, name: String },
+    /// A database made for the scenario on the BENCH_DATABASE_URL server, dropped with the run.
+    Postgres(tendero::db::ScratchDatabase),
 }
 
 impl Store {
     fn url(&self) -> String {
         match self {
             Store::Sqlite(path) => format!("sqlite://{}", path.display()),
-            Store::Postgres { server, name } => {
-                let (base, _) = server.rsplit_once('/').expect("BENCH_DATABASE_URL ends in /DATABASE");
-                format!("{base}/{name}")
-            }
+            Store::Postgres(database) => database.url().to_string(),
         }
     }
 }
@@ -143,9 +140,9 @@ impl Run {
             None => Store::Sqlite(dir.join("tendero.db")),
             Some(server) => {
                 let name = format!("fire_{name}_{}", std::process::id());
-                let mut admin = tendero::db::establish(server).expect("BENCH_DATABASE_URL answers");
-                admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("CREATE DATABASE");
-                Store::Postgres { server: server.to_string(), name }
+                Store::Postgres(
+                    tendero::db::ScratchDatabase::create(server, &name).expect("BENCH_DATABASE_URL answers"),
+                )
             }
         };
         let mut run = Run {
@@ -172,7 +169,7 @@ impl Run {
     fn describe(&self) -> String {
         match &self.store {
             Store::Sqlite(path) => path.display().to_string(),
-            Store::Postgres { name, .. } => format!("{name} on PostgreSQL"),
+            Store::Postgres(database) => format!("{} on PostgreSQL", database.name()),
         }
     }
 
@@ -248,30 +245,28 @@ impl Run {
     fn size_mib(&self) -> f64 {
         let bytes = match &self.store {
             Store::Sqlite(path) => std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) as f64,
-            Store::Postgres { .. } => count(&mut self.raw(), "SELECT pg_database_size(current_database()) AS n") as f64,
+            Store::Postgres(_) => count(&mut self.raw(), "SELECT pg_database_size(current_database()) AS n") as f64,
         };
         bytes / 1048576.0
     }
 }
 
 impl Drop for Run {
-    /// Removes the directory and drops the PostgreSQL database, unless FIRE_KEEP is set; after a panic the
-    /// directory stays for the server's logs.
+    /// Removes the directory (the PostgreSQL database goes with `store`), unless FIRE_KEEP is set; after a panic
+    /// the directory stays for the server's logs.
     fn drop(&mut self) {
         if std::env::var("FIRE_KEEP").is_ok() {
-            match &self.store {
+            match &mut self.store {
                 Store::Sqlite(_) => eprintln!("  kept {}", self.dir.display()),
-                Store::Postgres { name, .. } => eprintln!("  kept {} and the database {name}", self.dir.display()),
+                Store::Postgres(database) => {
+                    database.keep();
+                    eprintln!("  kept {} and the database {}", self.dir.display(), database.name());
+                }
             }
             return;
         }
         if !std::thread::panicking() {
             let _ = std::fs::remove_dir_all(&self.dir);
-        }
-        if let Store::Postgres { server, name } = &self.store {
-            if let Ok(mut admin) = tendero::db::establish(server) {
-                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-            }
         }
     }
 }
@@ -650,7 +645,7 @@ async fn scenario(
     let last_due = first_due + span;
     let started_at = now_ms();
     let cpu_before = proc_usage(server.pid()).0;
-    let db_cpu_before = matches!(run.store, Store::Postgres { .. }).then(postgres_cpu);
+    let db_cpu_before = matches!(run.store, Store::Postgres(_)).then(postgres_cpu);
 
     let expected = offsets.len();
     // Generous: two minutes after the last due time plus 2 ms per prompt.

@@ -73,7 +73,7 @@ struct Bench {
     url: String,
     http: reqwest::Client,
     admin: String,
-    pg_admin: Option<(String, String)>,
+    pg: Option<tendero::db::ScratchDatabase>,
 }
 
 impl Bench {
@@ -88,13 +88,11 @@ impl Bench {
         );
         let dir = root.join("target/bench").join(format!("http-load-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let (url, pg_admin) = match std::env::var("BENCH_DATABASE_URL") {
+        let (url, pg) = match std::env::var("BENCH_DATABASE_URL") {
             Ok(server) if server.starts_with("postgres") => {
                 let name = format!("tendero_bench_{}", std::process::id());
-                let mut admin = tendero::db::establish(&server).expect("BENCH_DATABASE_URL answers");
-                admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-                let (base, _) = server.rsplit_once('/').unwrap();
-                (format!("{base}/{name}"), Some((server.clone(), name)))
+                let pg = tendero::db::ScratchDatabase::create(&server, &name).expect("BENCH_DATABASE_URL answers");
+                (pg.url().to_string(), Some(pg))
             }
             _ => (format!("sqlite://{}", dir.join("tendero.db").display()), None),
         };
@@ -104,7 +102,7 @@ impl Bench {
             url,
             http: reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap(),
             admin: String::new(),
-            pg_admin,
+            pg,
         };
         let out = bench
             .command()
@@ -158,16 +156,6 @@ impl Bench {
         let body: Value = r.json().await.unwrap_or(Value::Null);
         assert!(status.is_success(), "POST {path}: {status} {body}");
         body
-    }
-}
-
-impl Drop for Bench {
-    fn drop(&mut self) {
-        if let Some((server, name)) = &self.pg_admin {
-            if let Ok(mut admin) = tendero::db::establish(server) {
-                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-            }
-        }
     }
 }
 
@@ -320,7 +308,7 @@ async fn main() {
     // 3. Reads: the agenda and the brief, 8 clients. On PostgreSQL the database is a minute old and autovacuum has
     // not analysed it yet, so the planner would guess at tables it believes empty; a live server analyses them
     // within a minute of such growth (autovacuum's default nap), which this does at once.
-    if bench.pg_admin.is_some() {
+    if bench.pg.is_some() {
         let mut conn = tendero::db::establish(&bench.url).expect("bench database");
         conn.batch_execute("ANALYZE").expect("ANALYZE");
     }

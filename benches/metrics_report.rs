@@ -1207,9 +1207,8 @@ fn sql_literal(v: &Value, out: &mut String) {
 #[cfg(feature = "postgres")]
 fn postgres_copy(path: &Path, server: &str, manifest: &Manifest) -> (String, f64) {
     use diesel::pg::PgConnection;
-    let (base, _) = server.rsplit_once('/').expect("BENCH_DATABASE_URL ends with /DATABASE");
     let name = format!("metrics_{}p_{}e", manifest.sizes.promises, manifest.sizes.events_per_promise);
-    let url = format!("{base}/{name}");
+    let url = tendero::db::database_on(server, &name).expect("BENCH_DATABASE_URL ends with /DATABASE");
     let stamp = format!("{GENERATOR}:{}:{}", manifest.now_ms, serde_json::to_string(&manifest.sizes).unwrap());
     let fresh = std::env::var("BENCH_FRESH").is_ok_and(|v| v != "0");
     if !fresh {
@@ -1222,10 +1221,8 @@ fn postgres_copy(path: &Path, server: &str, manifest: &Manifest) -> (String, f64
     }
     eprintln!("  copying into {url}");
     let started = Instant::now();
-    let mut admin = PgConnection::establish(server).expect("BENCH_DATABASE_URL answers");
-    // One statement each: a string of several runs as one transaction, which these refuse.
-    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).expect("drop the old copy");
-    admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create the copy");
+    // Kept: later runs reuse it.
+    tendero::db::ScratchDatabase::create(server, &name).expect("BENCH_DATABASE_URL answers").keep();
     let db = open_url(&url, 1);
     db.migrate().expect("migrate");
     drop(db);

@@ -64,36 +64,6 @@ fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
 }
 
-/// A database made on the `TEST_DATABASE_URL` server for this test, dropped (`WITH (FORCE)`) with the guard.
-struct PgDatabase {
-    server: String,
-    name: String,
-    url: String,
-}
-
-impl PgDatabase {
-    fn create(server: &str) -> Self {
-        let name = format!("tendero_multi_{}", new_id("db").to_lowercase());
-        let mut admin = tendero::db::establish(server)
-            .unwrap_or_else(|e| panic!("TEST_DATABASE_URL is set but {server} does not answer: {e}"));
-        admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create the test database");
-        let (base, _) = server.rsplit_once('/').expect("TEST_DATABASE_URL ends with /DATABASE");
-        let url = format!("{base}/{name}");
-        Self { server: server.to_string(), name, url }
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        if let Ok(mut admin) = tendero::db::establish(&self.server) {
-            match admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)) {
-                Ok(()) => eprintln!("dropped database {}", self.name),
-                Err(e) => eprintln!("could not drop database {}: {e}", self.name),
-            }
-        }
-    }
-}
-
 /// One running `tendero serve`; SIGKILLed and reaped on drop, so a failing test leaves no process behind.
 struct Instance {
     child: Option<Child>,
@@ -591,10 +561,11 @@ async fn three_instances_share_the_work_and_survive_one_killed_mid_firing() {
     }
     let test_started = Instant::now();
     // Declared first, dropped last: the instances (below) are killed before the database is dropped.
-    let database = PgDatabase::create(&server);
+    let name = format!("tendero_multi_{}", new_id("db").to_lowercase());
+    let database = tendero::db::ScratchDatabase::create(&server, &name).expect("create the test database");
     let dir: TempDir = tempfile::tempdir().expect("temp dir");
-    eprintln!("database {}; instance logs in {}", database.name, dir.path().display());
-    let db = Db::connect(&database.url, &PoolOptions { max_connections: 4, busy_timeout: Duration::from_secs(5) })
+    eprintln!("database {}; instance logs in {}", database.name(), dir.path().display());
+    let db = Db::connect(database.url(), &PoolOptions { max_connections: 4, busy_timeout: Duration::from_secs(5) })
         .expect("connect");
     db.migrate().expect("migrate");
     let tolerances = Settings::load(None).expect("settings").tolerances().expect("tolerances");
@@ -602,7 +573,7 @@ async fn three_instances_share_the_work_and_survive_one_killed_mid_firing() {
 
     let (receiver, hook_url, receiver_handle) = start_receiver();
     let client = reqwest::Client::new();
-    let mut instances: Vec<Instance> = (0..INSTANCES).map(|n| spawn_instance(dir.path(), &database.url, n)).collect();
+    let mut instances: Vec<Instance> = (0..INSTANCES).map(|n| spawn_instance(dir.path(), database.url(), n)).collect();
     let spawned = Instant::now();
     for instance in &mut instances {
         wait_ready(&client, instance).await;

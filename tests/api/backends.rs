@@ -7,7 +7,7 @@ use diesel::sql_types::{Integer, Text};
 use diesel::{QueryableByName, RunQueryDsl};
 use tendero::db::{Backend, Db, PoolOptions};
 
-use crate::helpers::{at, on_postgres, spawn_app_at, PgDatabase};
+use crate::helpers::{at, on_postgres, postgres_from_env, spawn_app_at};
 
 #[actix_web::test]
 async fn the_suite_runs_on_the_backend_it_was_asked_for() {
@@ -94,7 +94,7 @@ fn postgres_schema(db: &Db) -> Schema {
 
 #[test]
 fn both_migration_folders_build_the_same_schema() {
-    let Some((_database, url)) = PgDatabase::from_env() else {
+    let Some(database) = postgres_from_env() else {
         // Runs in the PostgreSQL pass (`TEST_DATABASE_URL`), which CI makes mandatory.
         eprintln!("skipped here: TEST_DATABASE_URL is not set");
         return;
@@ -103,7 +103,7 @@ fn both_migration_folders_build_the_same_schema() {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = Db::connect(&format!("sqlite://{}", dir.path().join("schema.db").display()), &options).unwrap();
     sqlite.migrate().unwrap();
-    let postgres = Db::connect(&url, &options).unwrap();
+    let postgres = Db::connect(database.url(), &options).unwrap();
     postgres.migrate().unwrap();
     let (lite_columns, lite_indexes) = sqlite_schema(&sqlite);
     let (pg_columns, pg_indexes) = postgres_schema(&postgres);

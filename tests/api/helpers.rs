@@ -34,37 +34,17 @@ pub struct TestApp {
     pub sender: tendero::delivery::sender::Sender,
     settings: Settings,
     _dir: TempDir,
-    _database: Option<PgDatabase>,
+    _database: Option<tendero::db::ScratchDatabase>,
 }
 
-/// A PostgreSQL database made for one test and dropped with it.
-pub struct PgDatabase {
-    server: String,
-    name: String,
-}
-
-impl PgDatabase {
-    /// Creates a fresh database on the server `TEST_DATABASE_URL` points at, if it is set; returns its URL too.
-    pub fn from_env() -> Option<(Self, String)> {
-        let server = std::env::var("TEST_DATABASE_URL").ok().filter(|u| u.starts_with("postgres"))?;
-        let name = format!("tendero_test_{}", tendero::clock::new_id("db").to_lowercase().replace('-', "_"));
-        let mut admin = tendero::db::establish(&server)
-            .unwrap_or_else(|e| panic!("TEST_DATABASE_URL is set but {server} does not answer: {e}"));
-        use diesel::connection::SimpleConnection;
-        admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create the test database");
-        let (base, _) = server.rsplit_once('/').expect("TEST_DATABASE_URL ends with /DATABASE");
-        let url = format!("{base}/{name}");
-        Some((PgDatabase { server, name }, url))
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        use diesel::connection::SimpleConnection;
-        if let Ok(mut admin) = tendero::db::establish(&self.server) {
-            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
-        }
-    }
+/// Creates a fresh database, dropped with the value, on the server `TEST_DATABASE_URL` points at, if it is set.
+pub fn postgres_from_env() -> Option<tendero::db::ScratchDatabase> {
+    let server = std::env::var("TEST_DATABASE_URL").ok().filter(|u| u.starts_with("postgres"))?;
+    let name = format!("tendero_test_{}", tendero::clock::new_id("db").to_lowercase().replace('-', "_"));
+    Some(
+        tendero::db::ScratchDatabase::create(&server, &name)
+            .unwrap_or_else(|e| panic!("TEST_DATABASE_URL is set but the test database could not be made: {e}")),
+    )
 }
 
 /// Whether this run uses PostgreSQL.
@@ -118,12 +98,11 @@ pub async fn spawn_app_with(now: DateTime<Utc>, adjust: impl FnOnce(&mut Setting
     // Tests drive time by hand: the loops stay off and `run_scheduler()` fires what is due.
     settings.scheduler.enabled = false;
     adjust(&mut settings);
-    let database = PgDatabase::from_env();
+    let database = postgres_from_env();
     settings.database.url = match &database {
-        Some((_, url)) => url.clone(),
+        Some(database) => database.url().to_string(),
         None => format!("sqlite://{}", dir.path().join("tendero.db").display()),
     };
-    let database = database.map(|(db, _)| db);
     settings.server.bind = "127.0.0.1:0".into();
     settings.server.workers = 2;
     if std::env::var("TEST_LOG").is_ok() {
