@@ -184,10 +184,10 @@ impl From<diesel::result::Error> for AppError {
             ),
             // Two transactions that waited on each other's rows (PostgreSQL aborts one of them): nothing of this
             // request was kept, and the same request again will go through.
-            Error::DatabaseError(DatabaseErrorKind::SerializationFailure, info) => {
-                Self::Unavailable(format!("a concurrent change got in the way; try again ({})", info.message()))
-            }
-            Error::DatabaseError(_, info) if info.message().starts_with("deadlock detected") => {
+            Error::DatabaseError(kind, info)
+                if matches!(kind, DatabaseErrorKind::SerializationFailure)
+                    || info.message().starts_with("deadlock detected") =>
+            {
                 Self::Unavailable(format!("a concurrent change got in the way; try again ({})", info.message()))
             }
             other => Self::Internal(other.into()),

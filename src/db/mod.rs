@@ -208,9 +208,10 @@ const POSTGRES_WRITERS: usize = 4;
 /// The group-commit writers: `count` threads, each taking the write jobs queued meanwhile (up to
 /// [`MAX_GROUP_SQLITE`] or [`MAX_GROUP_POSTGRES`]) and committing them in one transaction, each job inside its
 /// own savepoint. A durable commit costs a flush of the log (an fsync on SQLite with `synchronous=FULL`, the WAL
-/// flush on PostgreSQL); sharing it between concurrent requests is what lets the writers keep up. A job's answer is sent only after the commit, so a 2xx
-/// still means "on disk"; a job that fails rolls back to its savepoint without touching the others. SQLite has
-/// one writer (it has one write lock); PostgreSQL has [`POSTGRES_WRITERS`].
+/// flush on PostgreSQL); sharing it between concurrent requests is what lets the writers keep up. A job's answer
+/// is sent only after the commit, so a 2xx still means "on disk"; a job that fails rolls back to its savepoint
+/// without touching the others. SQLite has one writer (it has one write lock); PostgreSQL has
+/// [`POSTGRES_WRITERS`].
 fn spawn_writers(pool: DbPool, backend: Backend, count: usize) -> std::io::Result<std::sync::mpsc::Sender<Job>> {
     let (sender, receiver) = std::sync::mpsc::channel::<Job>();
     // The writers share the queue: whichever is free takes the next group.

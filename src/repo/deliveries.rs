@@ -150,7 +150,7 @@ pub fn claim_due(
 ) -> QueryResult<Vec<Delivery>> {
     let due_rows = || {
         deliveries::table
-            .filter(pending())
+            .filter(super::pending("deliveries"))
             .filter(deliveries::next_attempt_at.le(now_ms))
             .filter(deliveries::claimed_until.is_null().or(deliveries::claimed_until.lt(now_ms)))
             // At equal instants "due" sorts before "overdue" (a deadline's grace can be zero): prompt, then judge.
@@ -225,7 +225,10 @@ pub fn mark_all_done(conn: &mut DbConn, ids: &[String], now_ms: i64, note: Optio
 
 /// The earliest pending fire time, ms (what the scheduler sleeps until).
 pub fn next_pending_at(conn: &mut DbConn) -> QueryResult<Option<i64>> {
-    deliveries::table.filter(pending()).select(diesel::dsl::min(deliveries::next_attempt_at)).first(conn)
+    deliveries::table
+        .filter(super::pending("deliveries"))
+        .select(diesel::dsl::min(deliveries::next_attempt_at))
+        .first(conn)
 }
 
 /// Pending deliveries of a promise, by fire time.
@@ -236,12 +239,4 @@ pub fn pending_of(conn: &mut DbConn, promise_id: &str) -> QueryResult<Vec<Delive
         .order(deliveries::next_attempt_at.asc())
         .select(Delivery::as_select())
         .load(conn)
-}
-
-/// `status = 'pending'` written as a literal: it is the predicate of the partial index `deliveries_pending`, and PostgreSQL
-/// uses a partial index only when it can prove the query's condition implies the index's. With the status as a
-/// bound parameter, the plan PostgreSQL caches for a prepared statement (a generic plan) cannot, and the claim and
-/// the next-wake query scanned the whole table on every pass.
-fn pending() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
-    diesel::dsl::sql("deliveries.status = 'pending'")
 }

@@ -105,7 +105,7 @@ pub fn claim_due(
 ) -> QueryResult<Vec<Message>> {
     let due_rows = || {
         messages::table
-            .filter(pending())
+            .filter(super::pending("messages"))
             .filter(messages::next_attempt_at.le(now_ms))
             .filter(messages::claimed_until.is_null().or(messages::claimed_until.lt(now_ms)))
             .order(messages::next_attempt_at.asc())
@@ -190,7 +190,7 @@ pub fn requeue(conn: &mut DbConn, id: &str, now_ms: i64) -> QueryResult<bool> {
 
 /// The earliest pending attempt, ms.
 pub fn next_pending_at(conn: &mut DbConn) -> QueryResult<Option<i64>> {
-    messages::table.filter(pending()).select(diesel::dsl::min(messages::next_attempt_at)).first(conn)
+    messages::table.filter(super::pending("messages")).select(diesel::dsl::min(messages::next_attempt_at)).first(conn)
 }
 
 /// Messages of one target, newest first.
@@ -237,12 +237,4 @@ pub fn counts_by_status(conn: &mut DbConn) -> QueryResult<Vec<(String, String, i
         .group_by((messages::channel, messages::status))
         .select((messages::channel, messages::status, diesel::dsl::count_star()))
         .load(conn)
-}
-
-/// `status = 'pending'` written as a literal: it is the predicate of the partial index `messages_pending`, and PostgreSQL
-/// uses a partial index only when it can prove the query's condition implies the index's. With the status as a
-/// bound parameter, the plan PostgreSQL caches for a prepared statement (a generic plan) cannot, and the claim and
-/// the next-wake query scanned the whole table on every pass.
-fn pending() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
-    diesel::dsl::sql("messages.status = 'pending'")
 }

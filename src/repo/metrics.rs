@@ -123,11 +123,7 @@ fn summed(changes: impl Iterator<Item = Change>) -> Rollups {
     for change in changes {
         match change {
             Change::Delta(d) => out.add(d),
-            Change::Contact { day, team, owner, by } => {
-                let entry = out.contacts.entry((day, team, owner)).or_default();
-                entry.0 += 1;
-                entry.1 += i64::from(by);
-            }
+            Change::Contact { day, team, owner, by } => out.add_contact(day, team, owner, by),
         }
     }
     out.with_weeks().without_zeros()
@@ -272,6 +268,13 @@ impl Rollups {
         if let Some((m, n)) = d.lateness {
             *self.lateness.entry((d.key, m)).or_default() += n;
         }
+    }
+
+    /// One outbound contact on `day` for the customer's owner (and team), and whether the owner made it.
+    fn add_contact(&mut self, day: i32, team: String, owner: String, by_owner: bool) {
+        let entry = self.contacts.entry((day, team, owner)).or_default();
+        entry.0 += 1;
+        entry.1 += i64::from(by_owner);
     }
 
     /// The week grain summed from the day grain: what the week tables must hold.
@@ -479,9 +482,8 @@ pub fn recompute(conn: &mut DbConn) -> QueryResult<Rollups> {
         after = last.0.clone();
         for (_, agent, owner, team, date) in page {
             let (Some(owner), Some(day)) = (owner, date.as_deref().and_then(metrics::day_of_local)) else { continue };
-            let entry = out.contacts.entry((day, team.unwrap_or_default(), owner.clone())).or_default();
-            entry.0 += 1;
-            entry.1 += i64::from(agent.as_deref() == Some(owner.as_str()));
+            let by_owner = agent.as_deref() == Some(owner.as_str());
+            out.add_contact(day, team.unwrap_or_default(), owner, by_owner);
         }
     }
     Ok(out.with_weeks().without_zeros())

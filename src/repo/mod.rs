@@ -27,6 +27,15 @@ macro_rules! insert_rows {
 }
 pub(crate) use insert_rows;
 
+/// `TABLE.status = 'pending'` written as a literal, for the outbox tables (`deliveries`, `messages`): it is the
+/// predicate of their partial indexes `TABLE_pending`, and PostgreSQL uses a partial index only when it can prove
+/// the query's condition implies the index's. With the status as a bound parameter, the plan PostgreSQL caches for
+/// a prepared statement (a generic plan) cannot, and the claims and the next-wake queries scanned the whole table
+/// on every pass.
+fn pending(table: &'static str) -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
+    diesel::dsl::sql(&format!("{table}.status = 'pending'"))
+}
+
 pub mod agents;
 pub mod calendar_tokens;
 pub mod customers;
