@@ -1,5 +1,6 @@
 //! HTTP load on the real, release-built `tendero serve` (DESIGN.md section 11): promise creation (throughput with
-//! many clients, and latency at a fixed 1,000/s), the agent agenda and the customer brief; the server's RSS; and
+//! many clients, and latency at a fixed 1,000/s), the agent agenda and the customer brief; the CPU each request
+//! costs the server (and PostgreSQL); the server's RSS; and
 //! the raw limit: the same rows (promise, `created` event, outbox rows, rollups) written by a bare client on one
 //! connection with the same durability, one commit per promise, in the same run.
 //!
@@ -45,6 +46,54 @@ fn rss_mib(pid: u32) -> f64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0.0);
     kib / 1024.0
+}
+
+/// CPU time (user and system) of the server, and of each of PostgreSQL's processes on this machine, in
+/// milliseconds: on a shared two-core machine the CPU a request costs is steadier than the throughput it allows.
+struct Cpu {
+    server_ms: f64,
+    postgres_ms: std::collections::HashMap<String, f64>,
+}
+
+fn cpu_ms_of(stat: &str) -> Option<f64> {
+    // Fields after the command name (which may hold spaces, so split after its closing parenthesis): utime and
+    // stime are the 12th and 13th, in clock ticks (100 per second on Linux).
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks * 10.0)
+}
+
+impl Cpu {
+    fn now(server: u32) -> Cpu {
+        let server_ms =
+            std::fs::read_to_string(format!("/proc/{server}/stat")).ok().and_then(|s| cpu_ms_of(&s)).unwrap_or(0.0);
+        let postgres_ms = std::fs::read_dir("/proc")
+            .map(|dir| {
+                dir.filter_map(Result::ok)
+                    .filter_map(|e| {
+                        let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+                        let ms = stat.contains("(postgres)").then(|| cpu_ms_of(&stat))??;
+                        Some((e.file_name().to_string_lossy().into_owned(), ms))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Cpu { server_ms, postgres_ms }
+    }
+
+    /// Prints the CPU spent since `self` per request, for `n` requests. A PostgreSQL process that ended meanwhile
+    /// is left out (its time is lost with it); one that started counts whole.
+    fn per_request(self, server: u32, n: usize, pg: bool) {
+        let now = Cpu::now(server);
+        let n = n.max(1) as f64;
+        let mut line = format!("  server CPU {:.3} ms per request", (now.server_ms - self.server_ms) / n);
+        if pg {
+            let spent: f64 =
+                now.postgres_ms.iter().map(|(pid, ms)| ms - self.postgres_ms.get(pid).copied().unwrap_or(0.0)).sum();
+            line += &format!(", PostgreSQL CPU {:.3} ms", spent / n);
+        }
+        println!("{line}");
+    }
 }
 
 fn percentile(sorted: &[f64], q: f64) -> f64 {
@@ -249,6 +298,9 @@ async fn main() {
     let counter = Arc::new(AtomicUsize::new(0));
 
     // 1. Throughput: many clients creating as fast as they can.
+    let pid = server.child.id();
+    let pg = bench.pg.is_some();
+    let cpu = Cpu::now(pid);
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..clients {
@@ -278,11 +330,14 @@ async fn main() {
     for t in tasks {
         lat.extend(t.await.unwrap());
     }
+    let n = lat.len();
     summary(&format!("create, {clients} clients flat out"), lat, started.elapsed());
+    cpu.per_request(pid, n, pg);
 
     // 2. Latency at a fixed rate, measured from the intended send time (no coordinated omission).
     let total = (rate * seconds) as usize;
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let cpu = Cpu::now(pid);
     let started = Instant::now();
     let mut handles = Vec::with_capacity(total);
     for k in 0..total {
@@ -303,7 +358,9 @@ async fn main() {
     for h in handles {
         lat.push(h.await.unwrap());
     }
+    let n = lat.len();
     summary(&format!("create at {rate}/s"), lat, started.elapsed());
+    cpu.per_request(pid, n, pg);
 
     // 3. Reads: the agenda and the brief, 8 clients. On PostgreSQL the database is a minute old and autovacuum has
     // not analysed it yet, so the planner would guess at tables it believes empty; a live server analyses them
@@ -324,6 +381,7 @@ async fn main() {
     ] {
         let paths = Arc::new(paths);
         let next = Arc::new(AtomicUsize::new(0));
+        let cpu = Cpu::now(pid);
         let started = Instant::now();
         let mut tasks = Vec::new();
         for _ in 0..8 {
@@ -353,7 +411,9 @@ async fn main() {
         for t in tasks {
             lat.extend(t.await.unwrap());
         }
+        let n = lat.len();
         summary(label, lat, started.elapsed());
+        cpu.per_request(pid, n, pg);
     }
     let promises_made = counter.load(Ordering::Relaxed);
     println!("server RSS after {promises_made} promises: {:.0} MiB", rss_mib(server.child.id()));

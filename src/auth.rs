@@ -1,8 +1,11 @@
 //! Who is calling, and what they may touch (DESIGN.md section 12): agents see their own agenda, their team's
 //! customers and promises, and act on their own promises; managers act on their team; admins on everything.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use actix_web::{web, FromRequest, HttpRequest};
 
@@ -125,10 +128,67 @@ impl FromRequest for Caller {
                     }
                 },
             };
+            let key = TokenCache::key(&secret);
+            if let Some(caller) = state.tokens.get(&key) {
+                return Ok(caller);
+            }
+            let changes = repo::tokens::credential_changes();
             let agent = state.db.read(move |conn| Ok(repo::tokens::authenticate(conn, &secret)?)).await?;
             let agent = agent.ok_or_else(|| AppError::Unauthorized("the token is unknown or revoked".into()))?;
-            caller_of(agent)
+            let caller = caller_of(agent)?;
+            state.tokens.put(key, caller.clone(), changes);
+            Ok(caller)
         })
+    }
+}
+
+/// Bearer tokens found good a moment ago, so that a client's next requests skip the lookup (a hop to the blocking
+/// pool and a query, on PostgreSQL two round trips with the pool's connection check).
+///
+/// An entry is used for at most [`TokenCache::TTL`] and only while this process has revoked no token and changed no
+/// agent since the lookup that made it ([`repo::tokens::credential_changes`]): a revocation or a deactivation made
+/// through this process is refused from the next request on; one made by another instance or the CLI within the TTL.
+/// Only the SHA-256 of a secret is kept, as in the database. Unknown tokens are not remembered, so a stream of
+/// forged tokens cannot fill it.
+#[derive(Default)]
+pub struct TokenCache {
+    entries: Mutex<HashMap<[u8; 32], Remembered>>,
+}
+
+struct Remembered {
+    caller: Caller,
+    changes: u64,
+    at: Instant,
+}
+
+impl TokenCache {
+    /// How long a lookup is trusted: long enough that a busy client is looked up a few times a minute, short enough
+    /// that a token revoked on another instance stops within a moment.
+    pub const TTL: Duration = Duration::from_secs(2);
+    /// More distinct tokens than this within a TTL, and the expired ones are dropped (or, if none, all of them).
+    const CAPACITY: usize = 10_000;
+
+    fn key(secret: &str) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(secret.as_bytes()).into()
+    }
+
+    fn get(&self, key: &[u8; 32]) -> Option<Caller> {
+        let entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let found = entries.get(key)?;
+        let fresh = found.changes == repo::tokens::credential_changes() && found.at.elapsed() < Self::TTL;
+        fresh.then(|| found.caller.clone())
+    }
+
+    fn put(&self, key: [u8; 32], caller: Caller, changes: u64) {
+        let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if entries.len() >= Self::CAPACITY {
+            entries.retain(|_, e| e.at.elapsed() < Self::TTL);
+            if entries.len() >= Self::CAPACITY {
+                entries.clear();
+            }
+        }
+        entries.insert(key, Remembered { caller, changes, at: Instant::now() });
     }
 }
 

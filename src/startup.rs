@@ -11,8 +11,6 @@ use tracing_actix_web::{RequestId, TracingLogger};
 
 use std::sync::Arc;
 
-use tokio::sync::Notify;
-
 use crate::clock::Clock;
 use crate::db::{Db, PoolOptions};
 use crate::delivery::hub::Hub;
@@ -36,22 +34,12 @@ pub struct AppState {
     pub hub: Hub,
     /// Text templates.
     pub views: Arc<Views>,
-    /// Wakes the scheduler after a write that added deliveries.
-    pub scheduler_wake: Arc<Notify>,
-    /// Wakes the sender after a write that queued messages.
-    pub sender_wake: Arc<Notify>,
     /// Public base URL (calendar links).
     pub public_url: String,
     /// Request durations for `GET /metrics`.
     pub http_metrics: Arc<crate::prometheus::HttpMetrics>,
-}
-
-impl AppState {
-    /// Nudges the background loops after a committed write.
-    pub fn nudge(&self) {
-        self.scheduler_wake.notify_one();
-        self.sender_wake.notify_one();
-    }
+    /// Bearer tokens looked up a moment ago.
+    pub tokens: Arc<crate::auth::TokenCache>,
 }
 
 /// A built, not yet awaited, application.
@@ -96,8 +84,6 @@ impl Application {
             dir => Some(std::path::Path::new(dir)),
         })?);
         let hub = Hub::new();
-        let scheduler_wake = Arc::new(Notify::new());
-        let sender_wake = Arc::new(Notify::new());
         let instance = format!("{}-{}", std::process::id(), crate::clock::new_id("node"));
         let scheduler = Scheduler::new(
             db.clone(),
@@ -107,7 +93,6 @@ impl Application {
             tolerances.clone(),
             settings.scheduler_config()?,
             instance.clone(),
-            sender_wake.clone(),
         );
         let relay = crate::delivery::relay::spawn_listener(
             settings.database.url.clone(),
@@ -117,8 +102,8 @@ impl Application {
         );
         let sender = Sender::new(db.clone(), clock.clone(), settings.smtp()?, instance);
         if settings.scheduler.enabled {
-            actix_web::rt::spawn(scheduler.clone().run(scheduler_wake.clone()));
-            actix_web::rt::spawn(sender.clone().run(sender_wake.clone()));
+            actix_web::rt::spawn(scheduler.clone().run());
+            actix_web::rt::spawn(sender.clone().run());
         }
         let state = web::Data::new(AppState {
             db,
@@ -126,10 +111,9 @@ impl Application {
             tolerances,
             hub,
             views,
-            scheduler_wake,
-            sender_wake,
             public_url: settings.server.public_url.trim_end_matches('/').to_string(),
             http_metrics: Arc::new(crate::prometheus::HttpMetrics::default()),
+            tokens: Arc::new(crate::auth::TokenCache::default()),
         });
         let web_state = web::Data::new(crate::web::WebState {
             pages: crate::web::Pages::new()?,

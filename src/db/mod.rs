@@ -5,6 +5,9 @@
 //! second backend is one more enum variant and one more migrations folder.
 
 pub mod schema;
+pub mod wakes;
+
+pub use wakes::Wakes;
 
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::time::Duration;
@@ -178,6 +181,8 @@ pub struct Db {
     backend: Backend,
     /// The queue of the group-commit writers (see [`spawn_writers`]).
     writer: std::sync::mpsc::Sender<Job>,
+    /// The background loops woken by what the writes add.
+    wakes: std::sync::Arc<Wakes>,
 }
 
 /// What a write job tells the writer: whether its work stands, and how to answer once the group's commit is
@@ -264,6 +269,7 @@ fn run_group(pool: &DbPool, backend: Backend, jobs: Vec<Job>) {
         return;
     }
     let mut rollups = crate::repo::metrics::GroupRollups::begin();
+    let mut subscriptions = crate::repo::messages::GroupSubscriptions::begin();
     let mut completions: Vec<Completion> = Vec::with_capacity(jobs.len());
     for job in jobs {
         rollups.job();
@@ -273,6 +279,7 @@ fn run_group(pool: &DbPool, backend: Backend, jobs: Vec<Job>) {
             "RELEASE job; SAVEPOINT job"
         } else {
             rollups.discard_job();
+            subscriptions.discard_job();
             "ROLLBACK TO job"
         };
         if let Err(e) = conn.batch_execute(next) {
@@ -366,7 +373,7 @@ impl Db {
                 let write = build(1)?;
                 let read = build(options.max_connections.max(1))?;
                 let writer = spawn_writers(write.clone(), Backend::Sqlite, 1)?;
-                Ok(Self { read, write, backend: Backend::Sqlite, writer })
+                Ok(Self { read, write, backend: Backend::Sqlite, writer, wakes: Default::default() })
             }
             Backend::Postgres => {
                 prepare_postgres_client();
@@ -382,7 +389,7 @@ impl Db {
                 let write = build(options.max_connections.clamp(POSTGRES_WRITERS as u32 + 1, 16))?;
                 let read = build(options.max_connections.max(1))?;
                 let writer = spawn_writers(write.clone(), Backend::Postgres, POSTGRES_WRITERS)?;
-                Ok(Self { read, write, backend: Backend::Postgres, writer })
+                Ok(Self { read, write, backend: Backend::Postgres, writer, wakes: Default::default() })
             }
         }
     }
@@ -390,6 +397,11 @@ impl Db {
     /// The backend in use.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The scheduler's and the sender's alarm clocks, rung by the writes made through this database's handles.
+    pub fn wakes(&self) -> &Wakes {
+        &self.wakes
     }
 
     /// Runs the embedded migrations that have not run yet; returns their names.
@@ -440,11 +452,18 @@ impl Db {
         T: Send + 'static,
     {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let job = job_of(f, move |answer| {
+        let recorded = move |conn: &mut DbConn| match wakes::recording(|| f(conn)) {
+            (Ok(value), added) => Ok((value, added)),
+            (Err(e), _) => Err(e),
+        };
+        let job = job_of(recorded, move |answer| {
             let _ = tx.send(answer);
         });
         self.writer.send(job).map_err(|_| AppError::Unavailable("the database writer has stopped".into()))?;
-        rx.await.map_err(|_| AppError::Unavailable("the database writer dropped a write".into()))?
+        let (value, added) =
+            rx.await.map_err(|_| AppError::Unavailable("the database writer dropped a write".into()))??;
+        self.wakes.added(added);
+        Ok(value)
     }
 
     /// Synchronous variant of [`Db::write`] for the CLI, start-up code and tests, in a transaction of its own. On
@@ -452,7 +471,10 @@ impl Db {
     /// one at a time.
     pub fn write_blocking<T>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, AppError>) -> Result<T, AppError> {
         let mut conn = get(&self.write)?;
-        in_write_transaction(&mut conn, f)
+        let (value, added) = wakes::recording(|| in_write_transaction(&mut conn, f));
+        let value = value?;
+        self.wakes.added(added);
+        Ok(value)
     }
 
     /// Synchronous variant of [`Db::read`] for the CLI and start-up code.
@@ -673,6 +695,74 @@ mod group_commit_tests {
             let stored = db.read_blocking(move |conn| Ok(service_state::get(conn, &format!("key{i}"))?)).unwrap();
             assert_eq!(stored.is_some(), i % 5 != 0 && i != 7, "key{i}");
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn subscriptions_read_once_per_group_are_those_the_job_would_read_itself() {
+        use crate::db::schema::webhook_subscriptions;
+        use crate::repo::messages::{self, Subscription};
+        use diesel::prelude::*;
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("subscriptions.db").display());
+        let db = Db::connect(&url, &PoolOptions { max_connections: 2, busy_timeout: Duration::from_secs(5) }).unwrap();
+        db.migrate().unwrap();
+        // Every other write subscribes, every third fails after reading (its subscription rolled back), and each one
+        // compares what the group's memo gives with a count of its own.
+        let tasks: Vec<_> = (0..90)
+            .map(|i| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    db.write(move |conn| {
+                        if i % 2 == 0 {
+                            let sub = Subscription {
+                                id: format!("whs_{i}"),
+                                url: "http://127.0.0.1:9/hook".into(),
+                                events: "[]".into(),
+                                secret: "whsec_test".into(),
+                                active: true,
+                                created_at: i as i64,
+                                updated_at: i as i64,
+                            };
+                            messages::insert_subscription(conn, &sub)?;
+                        }
+                        if i % 10 == 5 {
+                            messages::deactivate_subscription(conn, &format!("whs_{}", i - 1), 0)?;
+                        }
+                        let seen = messages::active_subscriptions(conn)?.len() as i64;
+                        let counted: i64 = webhook_subscriptions::table
+                            .filter(webhook_subscriptions::active.eq(true))
+                            .count()
+                            .get_result(conn)?;
+                        if i % 3 == 0 {
+                            return Err(AppError::conflict("refused after subscribing"));
+                        }
+                        Ok((seen, counted))
+                    })
+                    .await
+                })
+            })
+            .collect();
+        let mut stood = 0;
+        for (i, task) in tasks.into_iter().enumerate() {
+            match task.await.unwrap() {
+                Ok((seen, counted)) => {
+                    assert_eq!(seen, counted, "write {i} was given stale subscriptions");
+                    stood += 1;
+                }
+                Err(AppError::Conflict { .. }) => assert_eq!(i % 3, 0),
+                Err(other) => panic!("write {i}: {other}"),
+            }
+        }
+        assert_eq!(stood, 60);
+        let ids: Vec<String> = db
+            .read_blocking(|conn| Ok(messages::active_subscriptions(conn)?.into_iter().map(|s| s.id).collect()))
+            .unwrap();
+        // What stands is what the writes that stood subscribed, less some they deactivated (which ones depends on
+        // the order the writes ran in).
+        let subscribed: Vec<String> =
+            (0..90).filter(|i| i % 2 == 0 && i % 3 != 0).map(|i| format!("whs_{i}")).collect();
+        assert!(ids.len() >= subscribed.len() - 6, "{ids:?}");
+        assert!(ids.iter().all(|id| subscribed.contains(id)), "a refused write's subscription stood: {ids:?}");
     }
 
     /// The changes one numbered write makes to the rollups, and whether it then fails or panics.

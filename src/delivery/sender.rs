@@ -3,13 +3,11 @@
 //! recognises the repeat by its stable `webhook-id`. Failures back off exponentially with jitter for about 24 h,
 //! then the message is dead and visible in the API for redelivery.
 
-use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::Duration;
 use lettre::message::header::ContentType;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
-use tokio::sync::Notify;
 
 use super::webhook_signing::{headers, RetryPolicy};
 use crate::clock::{from_ms, Clock};
@@ -189,25 +187,36 @@ impl Sender {
             .await
     }
 
-    /// Sends until stopped, sleeping until the next due message or a nudge.
-    pub async fn run(self, wake: Arc<Notify>) {
+    /// Sends until stopped: looks for the earliest pending message, sends when it is due, otherwise sleeps until it
+    /// or until a write queues a message (see [`crate::db::wakes`]).
+    pub async fn run(self) {
         loop {
-            let pass_started = self.clock.now().timestamp_millis();
-            if let Err(e) = self.run_once().await {
-                tracing::error!(error = %e, "sender pass failed; retrying shortly");
+            let looked_at = self.clock.now().timestamp_millis();
+            let next = match self.db.read(|conn| Ok(messages::next_pending_at(conn)?)).await {
+                Ok(next) => next,
+                Err(e) => {
+                    tracing::error!(error = %e, "sender could not look for pending messages; retrying shortly");
+                    tokio::time::sleep(StdDuration::from_millis(500)).await;
+                    continue;
+                }
+            };
+            if next.is_some_and(|at| at <= looked_at) {
+                match self.run_once().await {
+                    // Messages due that it could not claim are leased by another sender (another instance, or one
+                    // that died and holds them until its lease ends): wait a moment instead of spinning on claims.
+                    Ok(report) if report.delivered + report.retried + report.dead == 0 => {
+                        tokio::time::sleep(StdDuration::from_millis(100)).await
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::error!(error = %e, "sender pass failed; retrying shortly");
+                        tokio::time::sleep(StdDuration::from_millis(500)).await;
+                    }
+                }
+                continue;
             }
-            let next = self.db.read(|conn| Ok(messages::next_pending_at(conn)?)).await.ok().flatten();
-            let mut wait = self.clock.sleep_before(next, StdDuration::from_secs(30));
-            if wait.is_zero() && next.is_some_and(|at| at <= pass_started) {
-                // Messages already due when this pass began that it could not claim are leased by another sender
-                // (another instance, or one that died and holds them until its lease ends): wait a moment instead
-                // of spinning on claims.
-                wait = StdDuration::from_millis(100);
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = wake.notified() => {}
-            }
+            let wait = self.clock.sleep_before(next, StdDuration::from_secs(30));
+            self.db.wakes().sender_sleeps(tokio::time::sleep(wait)).await;
         }
     }
 }

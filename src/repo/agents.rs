@@ -118,6 +118,8 @@ pub fn managers_of(conn: &mut DbConn, team_id: &str) -> QueryResult<Vec<Agent>> 
 
 /// Applies changes to an agent; returns whether it existed.
 pub fn update(conn: &mut DbConn, id: &str, changes: &AgentChanges) -> QueryResult<bool> {
+    // Role, team, name and being active are all part of who a token stands for.
+    super::tokens::credentials_changed();
     diesel::update(agents::table.find(id)).set(changes).execute(conn).map(|n| n == 1)
 }
 

@@ -88,7 +88,15 @@ pub fn insert_all(conn: &mut DbConn, rows: &[Delivery]) -> QueryResult<()> {
     for chunk in fresh.chunks(super::ROWS_PER_INSERT) {
         super::insert_rows!(conn, deliveries::table, chunk.to_vec())?;
     }
+    added(fresh.into_iter());
     Ok(())
+}
+
+/// Tells the scheduler's alarm clock about pending deliveries just written (see [`crate::db::wakes`]).
+fn added<'a>(rows: impl Iterator<Item = &'a Delivery>) {
+    for row in rows.filter(|d| d.status == "pending") {
+        crate::db::wakes::delivery_added(row.next_attempt_at);
+    }
 }
 
 /// Inserts the deliveries of a promise that has none yet (one just made) in one statement. A multi-row INSERT of a
@@ -103,6 +111,7 @@ pub fn insert_fresh(conn: &mut DbConn, rows: &[Delivery]) -> QueryResult<()> {
             fresh.push(row.clone());
         }
     }
+    added(fresh.iter());
     // Owned rows: diesel caches a statement by its type, which must not borrow.
     macro_rules! insert_array {
         ($n:literal) => {{

@@ -1,6 +1,8 @@
 //! API tokens. Only a SHA-256 of each token is stored: tokens are 256 random bits, so a fast hash is as safe as
 //! a slow one and keeps authentication off the hot path's budget.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use diesel::prelude::*;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -75,8 +77,25 @@ pub fn authenticate(conn: &mut DbConn, secret: &str) -> QueryResult<Option<Agent
 
 /// Revokes a token; returns whether it existed.
 pub fn revoke(conn: &mut DbConn, token_id: &str, now_ms: i64) -> QueryResult<bool> {
+    credentials_changed();
     diesel::update(api_tokens::table.find(token_id))
         .set((api_tokens::revoked_at.eq(now_ms), api_tokens::updated_at.eq(now_ms)))
         .execute(conn)
         .map(|n| n == 1)
+}
+
+/// Token revocations and agent changes made by this process, counted so that callers remembered from an earlier
+/// lookup (see `auth::TokenCache`) are known stale at once.
+static CREDENTIAL_CHANGES: AtomicU64 = AtomicU64::new(0);
+
+/// How many times this process has revoked a token or changed an agent.
+pub fn credential_changes() -> u64 {
+    CREDENTIAL_CHANGES.load(Ordering::Acquire)
+}
+
+/// Counts a change that may end a token's validity or change who it stands for. Called before the change commits:
+/// a lookup that reads the old row after this count is remembered under the new count, which is why remembered
+/// callers also expire on their own (`auth::TokenCache`).
+pub fn credentials_changed() {
+    CREDENTIAL_CHANGES.fetch_add(1, Ordering::AcqRel);
 }

@@ -1,4 +1,4 @@
-//! The scheduler (DESIGN.md section 6): sleeps until the earliest pending delivery or until a write nudges it,
+//! The scheduler (DESIGN.md section 6): sleeps until the earliest pending delivery or until a write adds an earlier one,
 //! claims due deliveries with a lease in one statement, fires each inside the same transaction that records it
 //! (so the ledger never holds two `prompted` events for one delivery), and publishes the prompts live after the
 //! commit. Deliveries that fire late because the service was down say so, and only the latest occurrence of a
@@ -13,7 +13,6 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, Utc};
 use diesel::connection::SimpleConnection;
 use serde_json::json;
-use tokio::sync::Notify;
 
 use self::batch::Batch;
 use self::card::{build, promise_event_data, Circumstances, History};
@@ -98,7 +97,6 @@ pub struct Scheduler {
     tolerances: Tolerances,
     config: SchedulerConfig,
     instance: String,
-    sender_wake: Arc<Notify>,
 }
 
 /// The prompt as the API and the live stream show it.
@@ -127,7 +125,6 @@ pub fn prompt_json_with_card(prompt: &Prompt, card: serde_json::Value) -> serde_
 
 impl Scheduler {
     /// A scheduler identified as `instance` in leases.
-    #[expect(clippy::too_many_arguments, reason = "the scheduler's collaborators, wired once at start")]
     pub fn new(
         db: Db,
         clock: Clock,
@@ -136,9 +133,8 @@ impl Scheduler {
         tolerances: Tolerances,
         config: SchedulerConfig,
         instance: String,
-        sender_wake: Arc<Notify>,
     ) -> Self {
-        Self { db, clock, hub, views, tolerances, config, instance, sender_wake }
+        Self { db, clock, hub, views, tolerances, config, instance }
     }
 
     /// Fires everything due at the clock's now, batch by batch; the hook tests call instead of sleeping.
@@ -154,43 +150,41 @@ impl Scheduler {
             for prompt in live {
                 self.hub.publish(prompt);
             }
-            if fired > 0 {
-                self.sender_wake.notify_one();
-            }
             if (fired as i64) < self.config.batch_size {
                 return Ok(report);
             }
         }
     }
 
-    /// Runs until the process stops: fire, then sleep until the next pending delivery or a nudge.
-    pub async fn run(self, wake: Arc<Notify>) {
+    /// Runs until the process stops: look for the earliest pending delivery, fire when it is due, otherwise sleep
+    /// until it, or until a write adds a delivery that fires earlier (see [`crate::db::wakes`]).
+    pub async fn run(self) {
         loop {
-            let pass_started = self.clock.now().timestamp_millis();
-            let fired = match self.run_once().await {
-                Ok(report) => report.fired,
+            let looked_at = self.clock.now().timestamp_millis();
+            let next = match self.db.read(|conn| Ok(deliveries::next_pending_at(conn)?)).await {
+                Ok(next) => next,
                 Err(e) => {
-                    tracing::error!(error = %e, "scheduler pass failed; retrying shortly");
+                    tracing::error!(error = %e, "scheduler could not look for pending deliveries; retrying shortly");
                     tokio::time::sleep(StdDuration::from_millis(500)).await;
-                    0
+                    continue;
                 }
             };
-            let next = self.db.read(|conn| Ok(deliveries::next_pending_at(conn)?)).await.ok().flatten();
-            // The cap bounds how long a delivery written by another process (the CLI, another node) waits.
-            let wait = self.clock.sleep_before(next, StdDuration::from_secs(30));
-            if wait.is_zero() {
-                // Due work that was already due when this pass began and that it could not claim is leased by
-                // another instance: wait a moment for the lease instead of spinning. Work that fell due during the
-                // pass is fired at once.
-                if fired == 0 && next.is_some_and(|at| at <= pass_started) {
-                    tokio::time::sleep(StdDuration::from_millis(100)).await;
+            if next.is_some_and(|at| at <= looked_at) {
+                match self.run_once().await {
+                    // Due work that it could not claim is leased by another instance (or was fired by one): wait a
+                    // moment for the lease instead of spinning.
+                    Ok(report) if report.fired == 0 => tokio::time::sleep(StdDuration::from_millis(100)).await,
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::error!(error = %e, "scheduler pass failed; retrying shortly");
+                        tokio::time::sleep(StdDuration::from_millis(500)).await;
+                    }
                 }
                 continue;
             }
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = wake.notified() => {}
-            }
+            // The cap bounds how long a delivery written by another process (the CLI, another node) waits.
+            let wait = self.clock.sleep_before(next, StdDuration::from_secs(30));
+            self.db.wakes().scheduler_sleeps_until(next.unwrap_or(i64::MAX), tokio::time::sleep(wait)).await;
         }
     }
 
@@ -199,7 +193,7 @@ impl Scheduler {
         let lease_until = (now + self.config.lease).timestamp_millis();
         let mut claimed = deliveries::claim_due(conn, &self.instance, now_ms, lease_until, self.config.batch_size)?;
         if claimed.is_empty() {
-            // The usual pass after a nudge: nothing due yet, so nothing to load.
+            // What was due was claimed by another instance first: nothing to load.
             return Ok((0, Vec::new()));
         }
         // Within one instant: remind, prompt, escalate, then judge (missed), then close (broken).

@@ -374,10 +374,6 @@ where
         Answer::Text(text) => text,
         Answer::Value(value) => serde_json::to_string(&value).map_err(|e| AppError::Internal(e.into()))?,
     };
-    if !replayed {
-        // A write may have added deliveries earlier than the scheduler's next wake-up, or queued messages.
-        state.nudge();
-    }
     Ok(answer(status, body, replayed))
 }
 

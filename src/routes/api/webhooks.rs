@@ -219,6 +219,5 @@ pub async fn redeliver(
             Ok(messages::find(conn, &message.id)?.unwrap_or(message))
         })
         .await?;
-    state.nudge();
     Ok(HttpResponse::build(StatusCode::ACCEPTED).json(MessageOut::from(message)))
 }

@@ -1,0 +1,162 @@
+//! Waking the background loops (scheduler and sender) from the writes that give them work.
+//!
+//! A write that adds a delivery or queues a message says so as it does it ([`delivery_added`], [`message_added`],
+//! called by the repository functions that write those rows); once its transaction has committed, [`Db::write`]
+//! and [`Db::write_blocking`] hand what it added to [`Wakes::added`]. The scheduler is woken only when a delivery
+//! falls due before the moment it already plans to wake, the sender only when a message was queued. Most writes
+//! (a new promise, whose reminders are hours or days away) wake nothing, where waking on every write made the
+//! loops look at the database once per write.
+//!
+//! Writes made by another process (the CLI, another instance) are not seen here: the loops also wake on their own
+//! at least every 30 seconds.
+//!
+//! [`Db::write`]: super::Db::write
+//! [`Db::write_blocking`]: super::Db::write_blocking
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use tokio::sync::Notify;
+
+/// What one write added for the background loops.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Added {
+    /// The earliest fire time (ms) among the pending deliveries it wrote.
+    pub earliest_delivery: Option<i64>,
+    /// Whether it queued a message.
+    pub message: bool,
+}
+
+thread_local! {
+    /// What the write running on this thread has added so far.
+    static ADDED: Cell<Added> = const { Cell::new(Added { earliest_delivery: None, message: false }) };
+}
+
+/// Records that the running write added a pending delivery that fires at `at_ms`.
+pub fn delivery_added(at_ms: i64) {
+    ADDED.with(|added| {
+        let mut now = added.get();
+        now.earliest_delivery = Some(now.earliest_delivery.map_or(at_ms, |earliest| earliest.min(at_ms)));
+        added.set(now);
+    });
+}
+
+/// Records that the running write queued a message.
+pub fn message_added() {
+    ADDED.with(|added| added.set(Added { message: true, ..added.get() }));
+}
+
+/// Runs a write's closure, returning what it added along with its result.
+pub(super) fn recording<T>(f: impl FnOnce() -> T) -> (T, Added) {
+    // A write that panicked earlier on this thread may have left its record behind.
+    ADDED.set(Added::default());
+    let result = f();
+    (result, ADDED.take())
+}
+
+/// The background loops' alarm clocks, one set per database.
+#[derive(Debug)]
+pub struct Wakes {
+    scheduler: Notify,
+    sender: Notify,
+    /// When the scheduler will wake on its own (ms); `i64::MAX` while it is awake, so that every delivery added
+    /// meanwhile makes it look again before it sleeps.
+    scheduler_plan: AtomicI64,
+}
+
+impl Default for Wakes {
+    fn default() -> Self {
+        Self { scheduler: Notify::new(), sender: Notify::new(), scheduler_plan: AtomicI64::new(i64::MAX) }
+    }
+}
+
+impl Wakes {
+    /// Wakes the loops that a committed write gave work to.
+    pub fn added(&self, added: Added) {
+        if added.earliest_delivery.is_some_and(|at| at < self.scheduler_plan.load(Ordering::Acquire)) {
+            self.scheduler.notify_one();
+        }
+        if added.message {
+            self.sender.notify_one();
+        }
+    }
+
+    /// The scheduler is awake and about to look: every delivery added from now on wakes it again.
+    pub fn scheduler_awake(&self) {
+        self.scheduler_plan.store(i64::MAX, Ordering::Release);
+    }
+
+    /// Sleeps the scheduler until `at_ms` (by the caller's own timer) or until a delivery is added that fires
+    /// before then.
+    pub async fn scheduler_sleeps_until(&self, at_ms: i64, timer: impl std::future::Future<Output = ()>) {
+        self.scheduler_plan.store(at_ms, Ordering::Release);
+        tokio::select! {
+            _ = timer => {}
+            _ = self.scheduler.notified() => {}
+        }
+        self.scheduler_awake();
+    }
+
+    /// Sleeps the sender until its timer ends or a message is queued.
+    pub async fn sender_sleeps(&self, timer: impl std::future::Future<Output = ()>) {
+        tokio::select! {
+            _ = timer => {}
+            _ = self.sender.notified() => {}
+        }
+    }
+
+    /// Wakes both loops whatever they plan (work written by other means, such as a redelivery).
+    pub fn wake_all(&self) {
+        self.scheduler.notify_one();
+        self.sender.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_write_records_its_earliest_delivery_and_whether_it_queued_a_message() {
+        let ((), added) = recording(|| {
+            delivery_added(5_000);
+            delivery_added(3_000);
+            delivery_added(9_000);
+        });
+        assert_eq!(added, Added { earliest_delivery: Some(3_000), message: false });
+        let ((), added) = recording(message_added);
+        assert_eq!(added, Added { earliest_delivery: None, message: true });
+        // Nothing carries over to the next write on the thread.
+        let ((), added) = recording(|| ());
+        assert_eq!(added, Added::default());
+    }
+
+    #[tokio::test]
+    async fn the_scheduler_is_woken_only_by_deliveries_earlier_than_its_plan() {
+        let wakes = std::sync::Arc::new(Wakes::default());
+        let asleep = {
+            let wakes = wakes.clone();
+            tokio::spawn(async move {
+                wakes.scheduler_sleeps_until(10_000, std::future::pending()).await;
+            })
+        };
+        // Let it store its plan and start waiting.
+        while wakes.scheduler_plan.load(Ordering::Acquire) != 10_000 {
+            tokio::task::yield_now().await;
+        }
+        wakes.added(Added { earliest_delivery: Some(10_000), message: true });
+        wakes.added(Added { earliest_delivery: Some(60_000), message: false });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(!asleep.is_finished(), "a delivery at or after the plan woke the scheduler");
+        wakes.added(Added { earliest_delivery: Some(9_999), message: false });
+        tokio::time::timeout(std::time::Duration::from_secs(5), asleep).await.expect("not woken").unwrap();
+        // Awake, it is woken by any delivery: the permit waits for its next sleep.
+        wakes.added(Added { earliest_delivery: Some(i64::MAX - 1), message: false });
+        tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            wakes.scheduler_sleeps_until(20_000, std::future::pending()),
+        )
+        .await
+        .expect("the permit left while awake did not end the next sleep");
+    }
+}
