@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 
-use crate::db::schema::{customers, promise_events, promises};
+use crate::db::schema::{agents, customers, promise_events, promises};
 use crate::db::DbConn;
 
 /// A promise row.
@@ -183,17 +183,33 @@ pub fn events_of(conn: &mut DbConn, promise_id: &str) -> QueryResult<Vec<Promise
         .load(conn)
 }
 
-/// The events of one kind of several promises, each promise's in ledger order (one statement for a page of
-/// promises, where [`events_of`] per promise would be a query each).
-pub fn events_of_kind(conn: &mut DbConn, promise_ids: &[String], kind: &str) -> QueryResult<Vec<PromiseEvent>> {
-    if promise_ids.is_empty() {
-        return Ok(Vec::new());
-    }
+/// Whether a promise row is active (open or missed), as a filter of fixed shape: `eq_any` with a list is a new
+/// statement for diesel each time (it does not cache those), this one stays prepared.
+fn is_active(
+) -> diesel::dsl::Or<diesel::dsl::Eq<promises::status, &'static str>, diesel::dsl::Eq<promises::status, &'static str>> {
+    promises::status.eq("open").or(promises::status.eq("missed"))
+}
+
+/// The events of one kind of a customer's active promises, each promise's in ledger order: one statement for the
+/// whole brief, which keeps one shape (and its prepared statement) however many promises the customer has.
+pub fn active_events_of_customer(conn: &mut DbConn, customer_id: &str, kind: &str) -> QueryResult<Vec<PromiseEvent>> {
     promise_events::table
-        .filter(promise_events::promise_id.eq_any(promise_ids))
+        .inner_join(promises::table)
+        .filter(promises::customer_id.eq(customer_id))
+        .filter(is_active())
         .filter(promise_events::kind.eq(kind))
         .order((promise_events::promise_id.asc(), promise_events::id.asc()))
         .select(PromiseEvent::as_select())
+        .load(conn)
+}
+
+/// Who made each of a customer's active promises: (promise id, the maker's name).
+pub fn active_makers_of_customer(conn: &mut DbConn, customer_id: &str) -> QueryResult<Vec<(String, String)>> {
+    promises::table
+        .inner_join(agents::table.on(agents::id.eq(promises::made_by_agent_id)))
+        .filter(promises::customer_id.eq(customer_id))
+        .filter(is_active())
+        .select((promises::id, agents::name))
         .load(conn)
 }
 
@@ -303,7 +319,7 @@ pub fn agenda(conn: &mut DbConn, owner: &str, to_ms: i64, limit: i64) -> QueryRe
 pub fn active_of_customer(conn: &mut DbConn, customer_id: &str) -> QueryResult<Vec<Promise>> {
     promises::table
         .filter(promises::customer_id.eq(customer_id))
-        .filter(promises::status.eq_any(["open", "missed"]))
+        .filter(is_active())
         .order((promises::due_at.asc(), promises::id.asc()))
         .select(Promise::as_select())
         .load(conn)

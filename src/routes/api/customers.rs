@@ -520,23 +520,20 @@ pub async fn brief(
                 Some(o) => agents::find(conn, o)?.map(|a| AgentRef { id: a.id, name: a.name }),
                 None => None,
             };
-            // Three statements for the whole list: the promises, who made them, and their reschedules.
+            // Three statements of fixed shape (kept prepared) for the whole list: the promises, who made them, and
+            // their reschedules.
             let active = promises::active_of_customer(conn, &customer.id)?;
-            let ids: Vec<String> = active.iter().map(|p| p.id.clone()).collect();
-            let mut makers: Vec<String> = active.iter().map(|p| p.made_by_agent_id.clone()).collect();
-            makers.sort_unstable();
-            makers.dedup();
             let names: HashMap<String, String> =
-                agents::find_many(conn, &makers)?.into_iter().map(|a| (a.id, a.name)).collect();
+                promises::active_makers_of_customer(conn, &customer.id)?.into_iter().collect();
             let mut reschedules: HashMap<String, Vec<serde_json::Value>> = HashMap::new();
-            for e in promises::events_of_kind(conn, &ids, EventKind::Rescheduled.as_str())? {
+            for e in promises::active_events_of_customer(conn, &customer.id, EventKind::Rescheduled.as_str())? {
                 let mut data: serde_json::Value = serde_json::from_str(&e.data).unwrap_or_default();
                 data["at"] = json!(instant(e.occurred_at));
                 reschedules.entry(e.promise_id).or_default().push(data);
             }
             let mut open_promises = Vec::new();
             for p in active {
-                let made_by_name = names.get(&p.made_by_agent_id).cloned().unwrap_or_default();
+                let made_by_name = names.get(&p.id).cloned().unwrap_or_default();
                 let reschedules = reschedules.remove(&p.id).unwrap_or_default();
                 open_promises.push(BriefPromise { made_by_name, reschedules, promise: promise_out(p, Vec::new()) });
             }
