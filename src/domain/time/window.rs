@@ -293,10 +293,25 @@ impl WeeklyWindow {
     }
 
     /// Opens `len` minutes from week minute `start`, wrapping from Sunday into Monday.
+    /// Opens `len` minutes from week minute `start`, wrapping past Sunday midnight, a word at a time: a window is
+    /// built on every promise made (the customer's and the owner's), and "always" minute by minute was 10,080
+    /// steps each.
     fn open(&mut self, start: usize, len: usize) {
-        for i in 0..len.min(WEEK) {
-            let m = (start + i) % WEEK;
-            self.minutes[m / 64] |= 1 << (m % 64);
+        let (start, len) = (start % WEEK, len.min(WEEK));
+        let to_week_end = len.min(WEEK - start);
+        self.open_range(start, start + to_week_end);
+        self.open_range(0, len - to_week_end);
+    }
+
+    /// Opens week minutes `from..to` (`to` at most [`WEEK`]).
+    fn open_range(&mut self, from: usize, to: usize) {
+        let mut m = from;
+        while m < to {
+            let (word, bit) = (m / 64, m % 64);
+            let n = (64 - bit).min(to - m);
+            let mask = if n == 64 { u64::MAX } else { ((1u64 << n) - 1) << bit };
+            self.minutes[word] |= mask;
+            m += n;
         }
     }
 
@@ -618,6 +633,18 @@ mod tests {
 
     fn madrid() -> Tz {
         tz("Europe/Madrid")
+    }
+
+    proptest! {
+        #[test]
+        fn opening_a_span_a_word_at_a_time_opens_exactly_its_minutes(start in 0usize..3 * WEEK, len in 0usize..WEEK + 100) {
+            let mut window = WeeklyWindow::never();
+            window.open(start, len);
+            let opened: std::collections::HashSet<usize> = (0..len.min(WEEK)).map(|i| (start + i) % WEEK).collect();
+            for m in 0..WORDS * 64 {
+                prop_assert_eq!(window.minutes[m / 64] & (1 << (m % 64)) != 0, opened.contains(&m), "minute {}", m);
+            }
+        }
     }
 
     #[test]
