@@ -82,7 +82,7 @@ impl Wakes {
     }
 
     /// The scheduler is awake and about to look: every delivery added from now on wakes it again.
-    pub fn scheduler_awake(&self) {
+    fn scheduler_awake(&self) {
         self.scheduler_plan.store(i64::MAX, Ordering::Release);
     }
 
@@ -103,12 +103,6 @@ impl Wakes {
             _ = timer => {}
             _ = self.sender.notified() => {}
         }
-    }
-
-    /// Wakes both loops whatever they plan (work written by other means, such as a redelivery).
-    pub fn wake_all(&self) {
-        self.scheduler.notify_one();
-        self.sender.notify_one();
     }
 }
 
