@@ -14,9 +14,15 @@
 //! [`Db::write_blocking`]: super::Db::write_blocking
 
 use std::cell::Cell;
+use std::future::Future;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration as StdDuration;
 
 use tokio::sync::Notify;
+
+use super::Db;
+use crate::clock::Clock;
+use crate::error::AppError;
 
 /// What one write added for the background loops.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -102,6 +108,67 @@ impl Wakes {
         tokio::select! {
             _ = timer => {}
             _ = self.sender.notified() => {}
+        }
+    }
+}
+
+/// Which background loop runs [`run_forever`]: it decides the alarm it sleeps on and names it in the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Worker {
+    /// Fires due deliveries.
+    Scheduler,
+    /// Sends queued messages.
+    Sender,
+}
+
+impl std::fmt::Display for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Worker::Scheduler => "scheduler",
+            Worker::Sender => "sender",
+        })
+    }
+}
+
+/// The loop of both background workers, until the process stops: `look` reads the earliest pending time; when that
+/// is now, `work` claims and handles what is due and says how much it handled; otherwise the loop sleeps until that
+/// time (at most 30 s, which bounds how long work written by another process waits) or until a write adds work for
+/// it ([`Wakes::added`]). Looking first keeps an idle worker's wake-up to one read instead of a write.
+pub async fn run_forever<L, LF, W, WF>(db: &Db, clock: &Clock, worker: Worker, look: L, work: W)
+where
+    L: Fn() -> LF,
+    LF: Future<Output = Result<Option<i64>, AppError>>,
+    W: Fn() -> WF,
+    WF: Future<Output = Result<usize, AppError>>,
+{
+    let retry = || tokio::time::sleep(StdDuration::from_millis(500));
+    loop {
+        let looked_at = clock.now().timestamp_millis();
+        let next = match look().await {
+            Ok(next) => next,
+            Err(e) => {
+                tracing::error!(error = %e, "{worker} could not look for pending work; retrying shortly");
+                retry().await;
+                continue;
+            }
+        };
+        if next.is_some_and(|at| at <= looked_at) {
+            match work().await {
+                // Due work it could not claim is leased by another instance (or by one that died, until its lease
+                // ends): wait a moment for the lease instead of spinning on claims.
+                Ok(0) => tokio::time::sleep(StdDuration::from_millis(100)).await,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "{worker} pass failed; retrying shortly");
+                    retry().await;
+                }
+            }
+            continue;
+        }
+        let timer = tokio::time::sleep(clock.sleep_before(next, StdDuration::from_secs(30)));
+        match worker {
+            Worker::Scheduler => db.wakes().scheduler_sleeps_until(next.unwrap_or(i64::MAX), timer).await,
+            Worker::Sender => db.wakes().sender_sleeps(timer).await,
         }
     }
 }

@@ -190,33 +190,8 @@ impl Sender {
     /// Sends until stopped: looks for the earliest pending message, sends when it is due, otherwise sleeps until it
     /// or until a write queues a message (see [`crate::db::wakes`]).
     pub async fn run(self) {
-        loop {
-            let looked_at = self.clock.now().timestamp_millis();
-            let next = match self.db.read(|conn| Ok(messages::next_pending_at(conn)?)).await {
-                Ok(next) => next,
-                Err(e) => {
-                    tracing::error!(error = %e, "sender could not look for pending messages; retrying shortly");
-                    tokio::time::sleep(StdDuration::from_millis(500)).await;
-                    continue;
-                }
-            };
-            if next.is_some_and(|at| at <= looked_at) {
-                match self.run_once().await {
-                    // Messages due that it could not claim are leased by another sender (another instance, or one
-                    // that died and holds them until its lease ends): wait a moment instead of spinning on claims.
-                    Ok(report) if report.delivered + report.retried + report.dead == 0 => {
-                        tokio::time::sleep(StdDuration::from_millis(100)).await
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::error!(error = %e, "sender pass failed; retrying shortly");
-                        tokio::time::sleep(StdDuration::from_millis(500)).await;
-                    }
-                }
-                continue;
-            }
-            let wait = self.clock.sleep_before(next, StdDuration::from_secs(30));
-            self.db.wakes().sender_sleeps(tokio::time::sleep(wait)).await;
-        }
+        let look = || self.db.read(|conn| Ok(messages::next_pending_at(conn)?));
+        let work = || async { self.run_once().await.map(|r| r.delivered + r.retried + r.dead) };
+        crate::db::wakes::run_forever(&self.db, &self.clock, crate::db::wakes::Worker::Sender, look, work).await
     }
 }

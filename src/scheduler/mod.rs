@@ -8,7 +8,6 @@ pub mod batch;
 pub mod card;
 
 use std::sync::Arc;
-use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::connection::SimpleConnection;
@@ -159,33 +158,9 @@ impl Scheduler {
     /// Runs until the process stops: look for the earliest pending delivery, fire when it is due, otherwise sleep
     /// until it, or until a write adds a delivery that fires earlier (see [`crate::db::wakes`]).
     pub async fn run(self) {
-        loop {
-            let looked_at = self.clock.now().timestamp_millis();
-            let next = match self.db.read(|conn| Ok(deliveries::next_pending_at(conn)?)).await {
-                Ok(next) => next,
-                Err(e) => {
-                    tracing::error!(error = %e, "scheduler could not look for pending deliveries; retrying shortly");
-                    tokio::time::sleep(StdDuration::from_millis(500)).await;
-                    continue;
-                }
-            };
-            if next.is_some_and(|at| at <= looked_at) {
-                match self.run_once().await {
-                    // Due work that it could not claim is leased by another instance (or was fired by one): wait a
-                    // moment for the lease instead of spinning.
-                    Ok(report) if report.fired == 0 => tokio::time::sleep(StdDuration::from_millis(100)).await,
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::error!(error = %e, "scheduler pass failed; retrying shortly");
-                        tokio::time::sleep(StdDuration::from_millis(500)).await;
-                    }
-                }
-                continue;
-            }
-            // The cap bounds how long a delivery written by another process (the CLI, another node) waits.
-            let wait = self.clock.sleep_before(next, StdDuration::from_secs(30));
-            self.db.wakes().scheduler_sleeps_until(next.unwrap_or(i64::MAX), tokio::time::sleep(wait)).await;
-        }
+        let look = || self.db.read(|conn| Ok(deliveries::next_pending_at(conn)?));
+        let work = || async { self.run_once().await.map(|report| report.fired) };
+        crate::db::wakes::run_forever(&self.db, &self.clock, crate::db::wakes::Worker::Scheduler, look, work).await
     }
 
     fn fire_batch(&self, conn: &mut DbConn, now: DateTime<Utc>) -> Result<(usize, Vec<LivePrompt>), AppError> {
