@@ -29,53 +29,114 @@ pub fn facts(p: &Promise) -> Facts<'_> {
     }
 }
 
-/// Adds `$counts` to the counter row of rollup table `$t` keyed by the `$key = $value` pairs (`INSERT ... ON
-/// CONFLICT DO UPDATE`): concurrent writers on PostgreSQL add to the same row instead of racing to create it.
-/// (diesel 2.3 prepares an `ON CONFLICT ... DO UPDATE` again on every call: the two rollup upserts of each ledger
-/// change are the one statement of the creation path not served from the statement cache; see BENCHMARKS.md.)
-macro_rules! add_counts {
-    ($conn:expr, $t:ident, [$($key:ident = $value:expr),*], [$($conflict:ident),*], $counts:expr) => {{
-        let c = $counts;
-        crate::repo::per_backend!($conn, |db| diesel::insert_into($t::table)
-            .values((
-                $($t::$key.eq($value),)*
-                $t::pending.eq(c.pending),
-                $t::missed_open.eq(c.missed_open),
-                $t::kept_on_time.eq(c.kept_on_time),
-                $t::kept_late.eq(c.kept_late),
-                $t::broken.eq(c.broken),
-                $t::cancelled.eq(c.cancelled),
-                $t::renegotiated_by_customer.eq(c.renegotiated_by_customer),
-                $t::renegotiated_by_agent.eq(c.renegotiated_by_agent),
-                $t::handovers.eq(c.handovers),
-            ))
-            .on_conflict(($($t::$conflict,)*))
-            .do_update()
-            .set((
-                $t::pending.eq($t::pending + excluded($t::pending)),
-                $t::missed_open.eq($t::missed_open + excluded($t::missed_open)),
-                $t::kept_on_time.eq($t::kept_on_time + excluded($t::kept_on_time)),
-                $t::kept_late.eq($t::kept_late + excluded($t::kept_late)),
-                $t::broken.eq($t::broken + excluded($t::broken)),
-                $t::cancelled.eq($t::cancelled + excluded($t::cancelled)),
-                $t::renegotiated_by_customer.eq($t::renegotiated_by_customer + excluded($t::renegotiated_by_customer)),
-                $t::renegotiated_by_agent.eq($t::renegotiated_by_agent + excluded($t::renegotiated_by_agent)),
-                $t::handovers.eq($t::handovers + excluded($t::handovers)),
-            ))
-            .execute(db))
-    }};
+/// A key column's value in an [`AddTo`].
+enum KeyValue<'a> {
+    Int(i32),
+    Big(i64),
+    Text(&'a str),
 }
 
-/// Adds to the summed columns `$adds` of the row of `$t` keyed by the `$key = $value` pairs.
-macro_rules! add_to {
-    ($conn:expr, $t:ident, [$($key:ident = $value:expr),*], [$($conflict:ident),*], [$($add:ident = $n:expr),*]) => {
-        crate::repo::per_backend!($conn, |db| diesel::insert_into($t::table)
-            .values(($($t::$key.eq($value),)* $($t::$add.eq($n),)*))
-            .on_conflict(($($t::$conflict,)*))
-            .do_update()
-            .set(($($t::$add.eq($t::$add + excluded($t::$add)),)*))
-            .execute(db))
-    };
+/// `INSERT INTO table (keys, adds) VALUES (...) ON CONFLICT (conflict) DO UPDATE SET add = table.add +
+/// excluded.add, ...`: adds to a rollup row, creating it if missing, so that concurrent writers on PostgreSQL add
+/// to the same row instead of racing to create it.
+///
+/// Written out rather than built with diesel's `on_conflict().do_update()`, which diesel 2.3 never keeps in the
+/// connection's statement cache: the rollups of every ledger change were parsed and planned again on every call
+/// (see BENCHMARKS.md). This statement's text depends only on the table, so the cache, keyed by the text, prepares
+/// it once per connection.
+struct AddTo<'a> {
+    table: &'static str,
+    /// The row's key columns (all inserted) and, among them, those of the unique constraint.
+    keys: &'a [(&'static str, KeyValue<'a>)],
+    conflict: &'static str,
+    /// The summed columns and what to add to each.
+    adds: &'a [(&'static str, i64)],
+}
+
+impl<DB> diesel::query_builder::QueryFragment<DB> for AddTo<'_>
+where
+    DB: diesel::backend::Backend
+        + diesel::sql_types::HasSqlType<diesel::sql_types::Integer>
+        + diesel::sql_types::HasSqlType<diesel::sql_types::BigInt>
+        + diesel::sql_types::HasSqlType<diesel::sql_types::Text>,
+    i32: diesel::serialize::ToSql<diesel::sql_types::Integer, DB>,
+    i64: diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>,
+    str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        use diesel::sql_types::{BigInt, Integer, Text};
+        out.push_sql("INSERT INTO ");
+        out.push_identifier(self.table)?;
+        out.push_sql(" (");
+        for (i, name) in
+            self.keys.iter().map(|(name, _)| name).chain(self.adds.iter().map(|(name, _)| name)).enumerate()
+        {
+            if i > 0 {
+                out.push_sql(", ");
+            }
+            out.push_identifier(name)?;
+        }
+        out.push_sql(") VALUES (");
+        for (i, (_, value)) in self.keys.iter().enumerate() {
+            if i > 0 {
+                out.push_sql(", ");
+            }
+            match value {
+                KeyValue::Int(v) => out.push_bind_param::<Integer, i32>(v)?,
+                KeyValue::Big(v) => out.push_bind_param::<BigInt, i64>(v)?,
+                KeyValue::Text(v) => out.push_bind_param::<Text, str>(v)?,
+            }
+        }
+        for (_, n) in self.adds {
+            out.push_sql(", ");
+            out.push_bind_param::<BigInt, i64>(n)?;
+        }
+        out.push_sql(") ON CONFLICT (");
+        out.push_sql(self.conflict);
+        out.push_sql(") DO UPDATE SET ");
+        for (i, (name, _)) in self.adds.iter().enumerate() {
+            if i > 0 {
+                out.push_sql(", ");
+            }
+            out.push_identifier(name)?;
+            out.push_sql(" = ");
+            out.push_identifier(self.table)?;
+            out.push_sql(".");
+            out.push_identifier(name)?;
+            out.push_sql(" + excluded.");
+            out.push_identifier(name)?;
+        }
+        Ok(())
+    }
+}
+
+impl diesel::query_builder::QueryId for AddTo<'_> {
+    type QueryId = ();
+    // Not static: the statement cache then keys it by its text, which differs per table.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Conn> RunQueryDsl<Conn> for AddTo<'_> {}
+
+impl AddTo<'_> {
+    fn run(self, conn: &mut DbConn) -> QueryResult<usize> {
+        crate::repo::per_backend!(conn, |db| self.execute(db))
+    }
+}
+
+/// The counters of `c` as the summed columns of `metric_days` and `metric_weeks`.
+fn count_columns(c: &Counts) -> [(&'static str, i64); 9] {
+    [
+        ("pending", c.pending),
+        ("missed_open", c.missed_open),
+        ("kept_on_time", c.kept_on_time),
+        ("kept_late", c.kept_late),
+        ("broken", c.broken),
+        ("cancelled", c.cancelled),
+        ("renegotiated_by_customer", c.renegotiated_by_customer),
+        ("renegotiated_by_agent", c.renegotiated_by_agent),
+        ("handovers", c.handovers),
+    ]
 }
 
 /// Adds deltas to the rollups, at both grains (the day and its week).
@@ -178,67 +239,89 @@ impl Drop for GroupRollups {
 /// Adds `rows` to the stored rollups: one upsert per row, table by table, each in key order (see
 /// [`GroupRollups`] for why the order matters).
 fn write(conn: &mut DbConn, rows: &Rollups) -> QueryResult<()> {
-    use diesel::upsert::excluded;
+    use KeyValue::{Big, Int, Text};
     for (k, c) in &rows.days {
-        add_counts!(
-            &mut *conn,
-            metric_days,
-            [day = k.day, week = week_of(k.day), team_id = &k.team_id, agent_id = &k.agent_id, kind = &k.kind],
-            [day, team_id, agent_id, kind],
-            c
-        )?;
+        AddTo {
+            table: "metric_days",
+            keys: &[
+                ("day", Int(k.day)),
+                ("week", Int(week_of(k.day))),
+                ("team_id", Text(&k.team_id)),
+                ("agent_id", Text(&k.agent_id)),
+                ("kind", Text(&k.kind)),
+            ],
+            conflict: "day, team_id, agent_id, kind",
+            adds: &count_columns(c),
+        }
+        .run(conn)?;
     }
     for (k, c) in &rows.weeks {
-        add_counts!(
-            &mut *conn,
-            metric_weeks,
-            [week = k.day, team_id = &k.team_id, agent_id = &k.agent_id, kind = &k.kind],
-            [week, team_id, agent_id, kind],
-            c
-        )?;
+        AddTo {
+            table: "metric_weeks",
+            keys: &[
+                ("week", Int(k.day)),
+                ("team_id", Text(&k.team_id)),
+                ("agent_id", Text(&k.agent_id)),
+                ("kind", Text(&k.kind)),
+            ],
+            conflict: "week, team_id, agent_id, kind",
+            adds: &count_columns(c),
+        }
+        .run(conn)?;
     }
     for ((k, minutes), n) in &rows.lateness {
-        add_to!(
-            &mut *conn,
-            metric_lateness,
-            [
-                day = k.day,
-                week = week_of(k.day),
-                team_id = &k.team_id,
-                agent_id = &k.agent_id,
-                kind = &k.kind,
-                minutes = minutes
+        AddTo {
+            table: "metric_lateness",
+            keys: &[
+                ("day", Int(k.day)),
+                ("week", Int(week_of(k.day))),
+                ("team_id", Text(&k.team_id)),
+                ("agent_id", Text(&k.agent_id)),
+                ("kind", Text(&k.kind)),
+                ("minutes", Big(*minutes)),
             ],
-            [day, team_id, agent_id, kind, minutes],
-            [count = n]
-        )?;
+            conflict: "day, team_id, agent_id, kind, minutes",
+            adds: &[("count", *n)],
+        }
+        .run(conn)?;
     }
     for ((k, minutes), n) in &rows.lateness_weeks {
-        add_to!(
-            &mut *conn,
-            metric_lateness_weeks,
-            [week = k.day, team_id = &k.team_id, agent_id = &k.agent_id, kind = &k.kind, minutes = minutes],
-            [week, team_id, agent_id, kind, minutes],
-            [count = n]
-        )?;
+        AddTo {
+            table: "metric_lateness_weeks",
+            keys: &[
+                ("week", Int(k.day)),
+                ("team_id", Text(&k.team_id)),
+                ("agent_id", Text(&k.agent_id)),
+                ("kind", Text(&k.kind)),
+                ("minutes", Big(*minutes)),
+            ],
+            conflict: "week, team_id, agent_id, kind, minutes",
+            adds: &[("count", *n)],
+        }
+        .run(conn)?;
     }
     for ((day, team, owner), (o, b)) in &rows.contacts {
-        add_to!(
-            &mut *conn,
-            metric_contacts,
-            [day = day, week = week_of(*day), team_id = team, agent_id = owner],
-            [day, team_id, agent_id],
-            [outbound = o, by_owner = b]
-        )?;
+        AddTo {
+            table: "metric_contacts",
+            keys: &[
+                ("day", Int(*day)),
+                ("week", Int(week_of(*day))),
+                ("team_id", Text(team)),
+                ("agent_id", Text(owner)),
+            ],
+            conflict: "day, team_id, agent_id",
+            adds: &[("outbound", *o), ("by_owner", *b)],
+        }
+        .run(conn)?;
     }
     for ((week, team, owner), (o, b)) in &rows.contacts_weeks {
-        add_to!(
-            &mut *conn,
-            metric_contacts_weeks,
-            [week = week, team_id = team, agent_id = owner],
-            [week, team_id, agent_id],
-            [outbound = o, by_owner = b]
-        )?;
+        AddTo {
+            table: "metric_contacts_weeks",
+            keys: &[("week", Int(*week)), ("team_id", Text(team)), ("agent_id", Text(owner))],
+            conflict: "week, team_id, agent_id",
+            adds: &[("outbound", *o), ("by_owner", *b)],
+        }
+        .run(conn)?;
     }
     Ok(())
 }

@@ -9,6 +9,9 @@ use crate::db::DbConn;
 /// A promise row.
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = promises)]
+// `None` is NULL, every nullable column's default anyway; with DEFAULT in place of a value diesel builds a
+// statement whose text depends on which fields are empty, and never caches it: every create parsed it again.
+#[diesel(treat_none_as_default_value = false)]
 pub struct Promise {
     /// Opaque id.
     pub id: String,
