@@ -31,14 +31,35 @@ pub fn facts(p: &Promise) -> Facts<'_> {
 
 /// A key column's value in an [`AddTo`].
 enum KeyValue<'a> {
-    Int(i32),
     Big(i64),
     Text(&'a str),
 }
 
-/// `INSERT INTO table (keys, adds) VALUES (...) ON CONFLICT (conflict) DO UPDATE SET add = table.add +
-/// excluded.add, ...`: adds to a rollup row, creating it if missing, so that concurrent writers on PostgreSQL add
-/// to the same row instead of racing to create it.
+/// The period a rollup row counts: a day, stored with its week (the weekly reads filter day rows by week), or a
+/// week, by its Monday's day number.
+enum Period {
+    Day { day: i32, week: i32 },
+    Week(i32),
+}
+
+impl Period {
+    fn day(day: i32) -> Self {
+        Period::Day { day, week: week_of(day) }
+    }
+
+    /// The period's first column, the one that belongs to the row's unique key.
+    fn key_column(&self) -> &'static str {
+        match self {
+            Period::Day { .. } => "day",
+            Period::Week(_) => "week",
+        }
+    }
+}
+
+/// `INSERT INTO table (period, keys, adds) VALUES (...) ON CONFLICT (period's key column, keys) DO UPDATE SET
+/// add = table.add + excluded.add, ...`: adds to a rollup row, creating it if missing, so that concurrent writers
+/// on PostgreSQL add to the same row instead of racing to create it. Every rollup table is keyed by its period's
+/// day or week and the `keys` columns.
 ///
 /// Written out rather than built with diesel's `on_conflict().do_update()`, which diesel 2.3 never keeps in the
 /// connection's statement cache: the rollups of every ledger change were parsed and planned again on every call
@@ -46,9 +67,9 @@ enum KeyValue<'a> {
 /// it once per connection.
 struct AddTo<'a> {
     table: &'static str,
-    /// The row's key columns (all inserted) and, among them, those of the unique constraint.
+    period: Period,
+    /// The rest of the row's unique key.
     keys: &'a [(&'static str, KeyValue<'a>)],
-    conflict: &'static str,
     /// The summed columns and what to add to each.
     adds: &'a [(&'static str, i64)],
 }
@@ -65,24 +86,31 @@ where
 {
     fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, DB>) -> QueryResult<()> {
         use diesel::sql_types::{BigInt, Integer, Text};
+        let keys = self.keys.iter().map(|(name, _)| *name);
+        let adds = self.adds.iter().map(|(name, _)| *name);
         out.push_sql("INSERT INTO ");
         out.push_identifier(self.table)?;
         out.push_sql(" (");
-        for (i, name) in
-            self.keys.iter().map(|(name, _)| name).chain(self.adds.iter().map(|(name, _)| name)).enumerate()
-        {
-            if i > 0 {
-                out.push_sql(", ");
-            }
+        out.push_sql(match self.period {
+            Period::Day { .. } => "day, week",
+            Period::Week(_) => "week",
+        });
+        for name in keys.clone().chain(adds.clone()) {
+            out.push_sql(", ");
             out.push_identifier(name)?;
         }
         out.push_sql(") VALUES (");
-        for (i, (_, value)) in self.keys.iter().enumerate() {
-            if i > 0 {
+        match &self.period {
+            Period::Day { day, week } => {
+                out.push_bind_param::<Integer, i32>(day)?;
                 out.push_sql(", ");
+                out.push_bind_param::<Integer, i32>(week)?;
             }
+            Period::Week(week) => out.push_bind_param::<Integer, i32>(week)?,
+        }
+        for (_, value) in self.keys {
+            out.push_sql(", ");
             match value {
-                KeyValue::Int(v) => out.push_bind_param::<Integer, i32>(v)?,
                 KeyValue::Big(v) => out.push_bind_param::<BigInt, i64>(v)?,
                 KeyValue::Text(v) => out.push_bind_param::<Text, str>(v)?,
             }
@@ -92,9 +120,13 @@ where
             out.push_bind_param::<BigInt, i64>(n)?;
         }
         out.push_sql(") ON CONFLICT (");
-        out.push_sql(self.conflict);
+        out.push_sql(self.period.key_column());
+        for name in keys {
+            out.push_sql(", ");
+            out.push_identifier(name)?;
+        }
         out.push_sql(") DO UPDATE SET ");
-        for (i, (name, _)) in self.adds.iter().enumerate() {
+        for (i, name) in adds.enumerate() {
             if i > 0 {
                 out.push_sql(", ");
             }
@@ -122,21 +154,6 @@ impl AddTo<'_> {
     fn run(self, conn: &mut DbConn) -> QueryResult<usize> {
         crate::repo::per_backend!(conn, |db| self.execute(db))
     }
-}
-
-/// The counters of `c` as the summed columns of `metric_days` and `metric_weeks`.
-fn count_columns(c: &Counts) -> [(&'static str, i64); 9] {
-    [
-        ("pending", c.pending),
-        ("missed_open", c.missed_open),
-        ("kept_on_time", c.kept_on_time),
-        ("kept_late", c.kept_late),
-        ("broken", c.broken),
-        ("cancelled", c.cancelled),
-        ("renegotiated_by_customer", c.renegotiated_by_customer),
-        ("renegotiated_by_agent", c.renegotiated_by_agent),
-        ("handovers", c.handovers),
-    ]
 }
 
 /// Adds deltas to the rollups, at both grains (the day and its week).
@@ -239,89 +256,55 @@ impl Drop for GroupRollups {
 /// Adds `rows` to the stored rollups: one upsert per row, table by table, each in key order (see
 /// [`GroupRollups`] for why the order matters).
 fn write(conn: &mut DbConn, rows: &Rollups) -> QueryResult<()> {
-    use KeyValue::{Big, Int, Text};
-    for (k, c) in &rows.days {
-        AddTo {
-            table: "metric_days",
-            keys: &[
-                ("day", Int(k.day)),
-                ("week", Int(week_of(k.day))),
-                ("team_id", Text(&k.team_id)),
-                ("agent_id", Text(&k.agent_id)),
-                ("kind", Text(&k.kind)),
-            ],
-            conflict: "day, team_id, agent_id, kind",
-            adds: &count_columns(c),
-        }
-        .run(conn)?;
+    write_grain(conn, &DAYS, &rows.days, &rows.lateness, &rows.contacts)?;
+    write_grain(conn, &WEEKS, &rows.weeks, &rows.lateness_weeks, &rows.contacts_weeks)
+}
+
+/// The three rollup tables of one grain, and the period a row's day number stands for in them.
+struct Grain {
+    period: fn(i32) -> Period,
+    counters: &'static str,
+    lateness: &'static str,
+    contacts: &'static str,
+}
+
+const DAYS: Grain =
+    Grain { period: Period::day, counters: "metric_days", lateness: "metric_lateness", contacts: "metric_contacts" };
+
+const WEEKS: Grain = Grain {
+    period: Period::Week,
+    counters: "metric_weeks",
+    lateness: "metric_lateness_weeks",
+    contacts: "metric_contacts_weeks",
+};
+
+/// [`write`] for one grain: counters, late keeps, contacts, each in key order.
+fn write_grain(
+    conn: &mut DbConn,
+    grain: &Grain,
+    counters: &BTreeMap<Key, Counts>,
+    lateness: &BTreeMap<(Key, i64), i64>,
+    contacts: &BTreeMap<(i32, String, String), (i64, i64)>,
+) -> QueryResult<()> {
+    use KeyValue::{Big, Text};
+    for (k, c) in counters {
+        let keys = [("team_id", Text(&k.team_id)), ("agent_id", Text(&k.agent_id)), ("kind", Text(&k.kind))];
+        AddTo { table: grain.counters, period: (grain.period)(k.day), keys: &keys, adds: &c.columns() }.run(conn)?;
     }
-    for (k, c) in &rows.weeks {
-        AddTo {
-            table: "metric_weeks",
-            keys: &[
-                ("week", Int(k.day)),
-                ("team_id", Text(&k.team_id)),
-                ("agent_id", Text(&k.agent_id)),
-                ("kind", Text(&k.kind)),
-            ],
-            conflict: "week, team_id, agent_id, kind",
-            adds: &count_columns(c),
-        }
-        .run(conn)?;
+    for ((k, minutes), n) in lateness {
+        let keys = [
+            ("team_id", Text(&k.team_id)),
+            ("agent_id", Text(&k.agent_id)),
+            ("kind", Text(&k.kind)),
+            ("minutes", Big(*minutes)),
+        ];
+        AddTo { table: grain.lateness, period: (grain.period)(k.day), keys: &keys, adds: &[("count", *n)] }
+            .run(conn)?;
     }
-    for ((k, minutes), n) in &rows.lateness {
-        AddTo {
-            table: "metric_lateness",
-            keys: &[
-                ("day", Int(k.day)),
-                ("week", Int(week_of(k.day))),
-                ("team_id", Text(&k.team_id)),
-                ("agent_id", Text(&k.agent_id)),
-                ("kind", Text(&k.kind)),
-                ("minutes", Big(*minutes)),
-            ],
-            conflict: "day, team_id, agent_id, kind, minutes",
-            adds: &[("count", *n)],
-        }
-        .run(conn)?;
-    }
-    for ((k, minutes), n) in &rows.lateness_weeks {
-        AddTo {
-            table: "metric_lateness_weeks",
-            keys: &[
-                ("week", Int(k.day)),
-                ("team_id", Text(&k.team_id)),
-                ("agent_id", Text(&k.agent_id)),
-                ("kind", Text(&k.kind)),
-                ("minutes", Big(*minutes)),
-            ],
-            conflict: "week, team_id, agent_id, kind, minutes",
-            adds: &[("count", *n)],
-        }
-        .run(conn)?;
-    }
-    for ((day, team, owner), (o, b)) in &rows.contacts {
-        AddTo {
-            table: "metric_contacts",
-            keys: &[
-                ("day", Int(*day)),
-                ("week", Int(week_of(*day))),
-                ("team_id", Text(team)),
-                ("agent_id", Text(owner)),
-            ],
-            conflict: "day, team_id, agent_id",
-            adds: &[("outbound", *o), ("by_owner", *b)],
-        }
-        .run(conn)?;
-    }
-    for ((week, team, owner), (o, b)) in &rows.contacts_weeks {
-        AddTo {
-            table: "metric_contacts_weeks",
-            keys: &[("week", Int(*week)), ("team_id", Text(team)), ("agent_id", Text(owner))],
-            conflict: "week, team_id, agent_id",
-            adds: &[("outbound", *o), ("by_owner", *b)],
-        }
-        .run(conn)?;
+    for ((day, team, owner), (outbound, by_owner)) in contacts {
+        let keys = [("team_id", Text(team)), ("agent_id", Text(owner))];
+        let adds = [("outbound", *outbound), ("by_owner", *by_owner)];
+        AddTo { table: grain.contacts, period: (grain.period)(*day), keys: &keys, adds: &adds }.run(conn)?;
     }
     Ok(())
 }
