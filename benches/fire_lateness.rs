@@ -62,7 +62,8 @@ use serde_json::{json, Value};
 
 use tendero::clock::new_id;
 use tendero::db::{schema, Backend, Db, DbConn, PoolOptions};
-use tendero::domain::vocab::EventKind;
+use tendero::domain::promise::event::Fired as FiredEvent;
+use tendero::domain::promise::{lifecycle, LedgerEvent};
 use tendero::error::AppError;
 use tendero::ledger;
 use tendero::repo::customers::{self, Customer};
@@ -336,16 +337,29 @@ const PROMISES_PER_TRANSACTION: usize = 2_000;
 /// effect-free events (reminded, prompted, acknowledged in turn), so the ledger reaches the size of a service that
 /// has run for a while without changing the rollups.
 fn append_ledger(conn: &mut DbConn, rows: &[Promise], history: usize, now: i64) -> Result<(), AppError> {
-    const HISTORY: [EventKind; 3] = [EventKind::Reminded, EventKind::Prompted, EventKind::Acknowledged];
-    let events = rows
-        .iter()
-        .flat_map(|p| {
-            let created = json!({ "kind": p.kind, "title": p.title, "due_local": p.due_local, "time_zone": p.time_zone,
-                                  "customer_requested": true, "owner_agent_id": p.owner_agent_id, "warnings": [] });
-            std::iter::once((p, EventKind::Created, created))
-                .chain((0..history).map(move |k| (p, HISTORY[k % HISTORY.len()], json!({ "history": k }))))
-        })
-        .collect();
+    let mut events = Vec::with_capacity(rows.len() * (history + 1));
+    for p in rows {
+        events.push((p, tendero::service::promises::created_event_of(p)?));
+        for k in 0..history {
+            let fired = FiredEvent {
+                purpose: "due".into(),
+                occurrence: tendero::clock::from_ms(p.due_at),
+                delivery_id: format!("dlv_history_{k}"),
+                prompt_id: format!("pmt_history_{k}"),
+                recipient: p.owner_agent_id.clone(),
+                late_by_ms: 0,
+                misfire: false,
+            };
+            events.push((
+                p,
+                match k % 3 {
+                    0 => LedgerEvent::Reminded(FiredEvent { purpose: "lead".into(), ..fired }),
+                    1 => LedgerEvent::Prompted(fired),
+                    _ => lifecycle::acknowledge(&fired.prompt_id, "due", fired.occurrence),
+                },
+            ));
+        }
+    }
     ledger::append_all(conn, events, now)
 }
 

@@ -238,15 +238,8 @@ fn raw_limit(url: &str, template: &tendero::repo::promises::Promise, seconds: u6
         p.id = tendero::clock::new_id("prm");
         conn.batch_execute("BEGIN").unwrap();
         tendero::repo::promises::insert(&mut conn, &p).unwrap();
-        tendero::ledger::append(
-            &mut conn,
-            &p,
-            tendero::domain::vocab::EventKind::Created,
-            Some(&p.made_by_agent_id),
-            now,
-            json!({ "kind": p.kind, "title": p.title, "due_local": p.due_local }),
-        )
-        .unwrap();
+        let created = tendero::service::promises::created_event_of(&p).unwrap();
+        tendero::ledger::append(&mut conn, &p, created, Some(&p.made_by_agent_id), now).unwrap();
         tendero::outbox::schedule_new(&mut conn, &p, &tolerances, now).unwrap();
         conn.batch_execute("COMMIT").unwrap();
         n += 1;

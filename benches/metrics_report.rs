@@ -315,7 +315,7 @@ impl Life<'_> {
         let obligation = annotate(&facts(&before));
         for (kind, mut data) in entries {
             if matches!(kind, "kept" | "missed" | "rescheduled" | "handed_over") {
-                data["obligation"] = obligation.clone();
+                data["obligation"] = serde_json::to_value(&obligation).expect("an obligation serialises");
             }
             self.events.push((at, kind, actor, data));
         }

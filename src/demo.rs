@@ -3,14 +3,18 @@
 //! number-porting and the 15-day invoice stories as interactions and promises. Times are relative to `now`, so
 //! the agenda always has something today.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, DurationRound, NaiveTime, Utc};
 use serde_json::json;
 
 use crate::auth::hash_password;
-use crate::clock::{new_id, to_ms};
+use crate::clock::{from_ms, new_id, to_ms};
 use crate::db::{Db, DbConn};
+use crate::domain::promise::judging::Contact;
+use crate::domain::promise::lifecycle::{self, Keep, Make};
+use crate::domain::promise::NewDue;
 use crate::domain::time::{parse_zone, resolve_local, within_days, Disambiguation, Tz, WeeklyWindow};
-use crate::domain::vocab::EventKind;
 use crate::error::AppError;
 use crate::ledger;
 use crate::outbox;
@@ -19,7 +23,11 @@ use crate::repo::customers::{self, Customer};
 use crate::repo::interactions::{self, Interaction};
 use crate::repo::promises::{self, Promise};
 use crate::repo::{teams, tokens};
+use crate::service::apply::{self, Outbound};
+use crate::service::planning::{current_of, keeper_of};
+use crate::service::Ctx;
 use crate::settings::{Settings, Tolerances};
+use crate::views::Views;
 
 /// The password of every demo login on the web pages.
 pub const DEMO_PASSWORD: &str = "tendero-demo";
@@ -80,6 +88,7 @@ struct Seeder<'a> {
     now: DateTime<Utc>,
     team_id: String,
     tolerances: &'a Tolerances,
+    views: Arc<Views>,
 }
 
 impl Seeder<'_> {
@@ -254,38 +263,50 @@ impl Seeder<'_> {
             late_since: None,
         };
         promises::insert(self.conn, &promise)?;
-        ledger::append(
-            self.conn,
-            &promise,
-            EventKind::Created,
-            Some(&owner.id),
-            made,
-            json!({ "kind": kind, "title": title, "due_at": crate::routes::api::instant(promise.due_at),
-                    "due_local": promise.due_local, "time_zone": promise.time_zone, "warnings": [] }),
-        )?;
+        // Made in the past, so its history is written here rather than through `service::promises::make`,
+        // whose timers would be planned from the moment of making; the event is the same typed one.
+        let kind = kind.parse().map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?;
+        let created = lifecycle::make(Make {
+            kind,
+            title,
+            due: &NewDue {
+                due_at,
+                due_local: promise.due_local.clone(),
+                time_zone: promise.time_zone.clone(),
+                disambiguation: promise.disambiguation.clone(),
+                offset_seconds: promise.due_offset_seconds,
+            },
+            customer_requested: false,
+            outside_contact_window: false,
+            do_not_call_overridden: false,
+            owner: &owner.id,
+            warnings: &[],
+        });
+        ledger::append(self.conn, &promise, created, Some(&owner.id), made)?;
         // Demo promises fire like real ones, so a newcomer sees prompts arrive.
         outbox::schedule(self.conn, &promise, self.tolerances, to_ms(self.now))?;
         Ok(promise)
     }
 
-    /// Marks a demo promise kept at `kept_at` with evidence.
-    fn kept(&mut self, promise: Promise, evidence: &Interaction, on_time: bool, actor: &Agent) -> Result<(), AppError> {
-        let mut changed = promise.clone();
-        changed.status = "kept".into();
-        changed.kept_at = Some(evidence.occurred_at);
-        changed.kept_on_time = Some(on_time);
-        changed.resolution_interaction_id = Some(evidence.id.clone());
-        let data = json!({ "timeliness": if on_time { "on_time" } else { "late" },
-                           "evidence_interaction_id": evidence.id, "final": true });
-        ledger::save(
-            self.conn,
-            &promise,
-            &mut changed,
-            evidence.occurred_at,
-            Some(&actor.id),
-            vec![(EventKind::Kept, data)],
-        )?;
-        outbox::retire(self.conn, &changed.id)
+    /// Marks a demo promise kept by its evidence, judged by the same rules and written by the same apply path as
+    /// a keep over the API, at the evidence's time.
+    fn kept(&mut self, promise: Promise, evidence: &Interaction, actor: &Agent) -> Result<(), AppError> {
+        let customer = customers::find(self.conn, &promise.customer_id)?
+            .ok_or_else(|| AppError::not_found("customer", &promise.customer_id))?;
+        let keeper = keeper_of(self.conn, &promise, evidence.agent_id.as_deref(), evidence.occurred_at)?;
+        let contact = Contact {
+            same_customer: evidence.customer_id == promise.customer_id,
+            outbound: evidence.direction == "outbound",
+            keeper,
+            occurred_at: from_ms(evidence.occurred_at),
+        };
+        let ctx =
+            Ctx { tolerances: self.tolerances.clone(), views: self.views.clone(), now: from_ms(evidence.occurred_at) };
+        let current = current_of(&promise, self.tolerances)?;
+        let keep = Keep { note: None, evidence: Some((evidence.id.clone(), contact)) };
+        let change = lifecycle::keep(&current, keep, ctx.now).map_err(crate::service::promises::refused)?;
+        apply::apply(self.conn, &ctx, Outbound::Read, &promise, &customer, change, Some(&actor.id))?;
+        Ok(())
     }
 }
 
@@ -293,6 +314,8 @@ impl Seeder<'_> {
 /// token for each demo login.
 pub fn seed(db: &Db, tolerances: &Tolerances, synthetic: u32, now: DateTime<Utc>) -> anyhow::Result<Vec<DemoLogin>> {
     let hash = hash_password(DEMO_PASSWORD)?;
+    // The embedded texts: the demo's history goes through the same apply path as a live keep.
+    let views = Arc::new(Views::new(None)?);
     // Whole minutes read better in the agenda than the second the demo was loaded.
     let now = now.duration_trunc(Duration::minutes(1)).unwrap_or(now);
     db.write_blocking(|conn| {
@@ -310,7 +333,7 @@ pub fn seed(db: &Db, tolerances: &Tolerances, synthetic: u32, now: DateTime<Utc>
                 team.id
             }
         };
-        let mut s = Seeder { conn, now, team_id, tolerances };
+        let mut s = Seeder { conn, now, team_id, tolerances, views: views.clone() };
         let admin = s.agent(
             "Admin Tendero",
             "admin@tendero.test",
@@ -422,7 +445,7 @@ fn seed_stories(s: &mut Seeder<'_>, marta: &Agent, jorge: &Agent, ayoze: &Agent)
         d(1) - h(1),
         Some(&kept_once.id),
     )?;
-    s.kept(kept_once, &attempt, true, jorge)?;
+    s.kept(kept_once, &attempt, jorge)?;
     let due = s.slot(&victor, 0, 13, 0);
     s.promise(
         &victor,
@@ -487,7 +510,7 @@ fn seed_stories(s: &mut Seeder<'_>, marta: &Agent, jorge: &Agent, ayoze: &Agent)
         h(26) - m(20),
         Some(&twenty.id),
     )?;
-    s.kept(twenty, &back, true, marta)?;
+    s.kept(twenty, &back, marta)?;
     s.interaction(
         &talleres,
         None,

@@ -2,43 +2,24 @@
 //! (`version`), always together with its ledger events and the metric rollups they move, in the caller's
 //! transaction.
 
-use serde_json::Value;
-
 use crate::db::DbConn;
 use crate::domain::metrics;
-use crate::domain::vocab::EventKind;
+use crate::domain::promise::LedgerEvent;
 use crate::error::AppError;
 use crate::repo::metrics as rollups;
 use crate::repo::promises::{self, NewPromiseEvent, Promise};
 
-/// Events whose metric effect is not visible in the promise row; they carry the key of the obligation they
-/// acted on so the rollups can be recomputed from the ledger.
-fn annotated(kind: EventKind) -> bool {
-    matches!(kind, EventKind::Kept | EventKind::Missed | EventKind::Rescheduled | EventKind::HandedOver)
-}
-
-fn write(
-    conn: &mut DbConn,
-    promise: &Promise,
-    kind: EventKind,
-    actor: Option<&str>,
-    at_ms: i64,
-    data: &Value,
-) -> Result<(), AppError> {
-    promises::append_event(
-        conn,
-        &NewPromiseEvent {
-            promise_id: &promise.id,
-            customer_id: &promise.customer_id,
-            kind: kind.as_str(),
-            actor_agent_id: actor,
-            occurred_at: at_ms,
-            data: data.to_string(),
-            created_at: at_ms,
-            updated_at: at_ms,
-        },
-    )?;
-    Ok(())
+fn row<'a>(promise: &'a Promise, event: &LedgerEvent, actor: Option<&'a str>, at_ms: i64) -> NewPromiseEvent<'a> {
+    NewPromiseEvent {
+        promise_id: &promise.id,
+        customer_id: &promise.customer_id,
+        kind: event.kind().as_str(),
+        actor_agent_id: actor,
+        occurred_at: at_ms,
+        data: event.data().to_string(),
+        created_at: at_ms,
+        updated_at: at_ms,
+    }
 }
 
 /// Appends one event for `promise` without changing the row (the row as it is now; for `created`, just
@@ -46,43 +27,30 @@ fn write(
 pub fn append(
     conn: &mut DbConn,
     promise: &Promise,
-    kind: EventKind,
+    mut event: LedgerEvent,
     actor: Option<&str>,
     at_ms: i64,
-    mut data: Value,
 ) -> Result<(), AppError> {
     let facts = rollups::facts(promise);
-    if annotated(kind) {
-        data["obligation"] = metrics::annotate(&facts);
-    }
-    write(conn, promise, kind, actor, at_ms, &data)?;
-    let before = (kind != EventKind::Created).then_some(&facts);
-    rollups::apply(conn, &metrics::change(before, &facts, &[(kind.as_str(), &data)]))?;
+    event.annotate(metrics::annotate(&facts));
+    promises::append_event(conn, &row(promise, &event, actor, at_ms))?;
+    let created = matches!(event, LedgerEvent::Created(_));
+    let before = (!created).then_some(&facts);
+    rollups::apply(conn, &metrics::change(before, &facts, std::slice::from_ref(&event)))?;
     Ok(())
 }
 
 /// [`append`] for several events of several promises, in the order given: one multi-row INSERT for the events
 /// and one pass over the rollups for all their effects (the scheduler records a batch of prompts this way).
-pub fn append_all(conn: &mut DbConn, events: Vec<(&Promise, EventKind, Value)>, at_ms: i64) -> Result<(), AppError> {
+pub fn append_all(conn: &mut DbConn, events: Vec<(&Promise, LedgerEvent)>, at_ms: i64) -> Result<(), AppError> {
     let mut rows = Vec::with_capacity(events.len());
     let mut deltas = Vec::new();
-    for (promise, kind, mut data) in events {
+    for (promise, mut event) in events {
         let facts = rollups::facts(promise);
-        if annotated(kind) {
-            data["obligation"] = metrics::annotate(&facts);
-        }
-        let before = (kind != EventKind::Created).then_some(&facts);
-        deltas.extend(metrics::change(before, &facts, &[(kind.as_str(), &data)]));
-        rows.push(NewPromiseEvent {
-            promise_id: &promise.id,
-            customer_id: &promise.customer_id,
-            kind: kind.as_str(),
-            actor_agent_id: None,
-            occurred_at: at_ms,
-            data: data.to_string(),
-            created_at: at_ms,
-            updated_at: at_ms,
-        });
+        event.annotate(metrics::annotate(&facts));
+        let before = (!matches!(event, LedgerEvent::Created(_))).then_some(&facts);
+        deltas.extend(metrics::change(before, &facts, std::slice::from_ref(&event)));
+        rows.push(row(promise, &event, None, at_ms));
     }
     promises::append_events(conn, &rows)?;
     rollups::apply(conn, &metrics::coalesce(deltas))?;
@@ -100,7 +68,7 @@ pub fn save(
     changed: &mut Promise,
     now_ms: i64,
     actor: Option<&str>,
-    events: Vec<(EventKind, Value)>,
+    events: Vec<LedgerEvent>,
 ) -> Result<(), AppError> {
     let read_version = before.version;
     let moved = changed.due_local != before.due_local || changed.time_zone != before.time_zone;
@@ -117,14 +85,11 @@ pub fn save(
     }
     let before_facts = rollups::facts(before);
     let mut written = Vec::with_capacity(events.len());
-    for (kind, mut data) in events {
-        if annotated(kind) {
-            data["obligation"] = metrics::annotate(&before_facts);
-        }
-        write(conn, changed, kind, actor, now_ms, &data)?;
-        written.push((kind, data));
+    for mut event in events {
+        event.annotate(metrics::annotate(&before_facts));
+        promises::append_event(conn, &row(changed, &event, actor, now_ms))?;
+        written.push(event);
     }
-    let effects: Vec<(&str, &Value)> = written.iter().map(|(k, d)| (k.as_str(), d)).collect();
-    rollups::apply(conn, &metrics::change(Some(&before_facts), &rollups::facts(changed), &effects))?;
+    rollups::apply(conn, &metrics::change(Some(&before_facts), &rollups::facts(changed), &written))?;
     Ok(())
 }

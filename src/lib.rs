@@ -14,6 +14,7 @@ pub mod prometheus;
 pub mod repo;
 pub mod routes;
 pub mod scheduler;
+pub mod service;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;

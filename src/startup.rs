@@ -42,6 +42,13 @@ pub struct AppState {
     pub tokens: Arc<crate::auth::TokenCache>,
 }
 
+impl AppState {
+    /// What a use case is given, at this moment.
+    pub fn ctx(&self) -> crate::service::Ctx {
+        crate::service::Ctx { tolerances: self.tolerances.clone(), views: self.views.clone(), now: self.clock.now() }
+    }
+}
+
 /// A built, not yet awaited, application.
 pub struct Application {
     port: u16,
@@ -66,7 +73,11 @@ impl Application {
     pub fn build_with(settings: &Settings, db: Db, clock: Clock, listener: TcpListener) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
         let tolerances = settings.tolerances()?;
-        let report = crate::tzdata::recompute_if_changed(&db, &tolerances, clock.now())
+        let views = Arc::new(Views::new(match settings.templates.dir.trim() {
+            "" => None,
+            dir => Some(std::path::Path::new(dir)),
+        })?);
+        let report = crate::tzdata::recompute_if_changed(&db, &tolerances, &views, clock.now())
             .map_err(|e| anyhow::anyhow!("re-deriving due times after a tzdata change failed: {e}"))?;
         if report.recomputed > 0 || report.previous.is_some_and(|v| v != crate::domain::time::tzdata_version()) {
             tracing::warn!(
@@ -79,10 +90,6 @@ impl Application {
         if db.write_blocking(|conn| Ok(crate::repo::metrics::ensure_current(conn, now_ms)?))? {
             tracing::info!("metric rollups rebuilt from the promises and the ledger");
         }
-        let views = Arc::new(Views::new(match settings.templates.dir.trim() {
-            "" => None,
-            dir => Some(std::path::Path::new(dir)),
-        })?);
         let hub = Hub::new();
         let instance = format!("{}-{}", std::process::id(), crate::clock::new_id("node"));
         let scheduler = Scheduler::new(

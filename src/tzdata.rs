@@ -2,18 +2,22 @@
 //! time-zone rules compiled into this binary differ from those the stored instants were derived with, start-up
 //! re-derives every open future promise and records a `recomputed` event for each one that moved.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, NaiveDateTime, Utc};
-use serde_json::json;
 
 use crate::clock::{from_ms, to_ms};
 use crate::db::Db;
+use crate::domain::promise::event::TzdataChange;
+use crate::domain::promise::{lifecycle, NewDue};
 use crate::domain::time::{local_offset_at, parse_zone, resolve_local, still_matches, tzdata_version};
-use crate::domain::vocab::EventKind;
 use crate::error::AppError;
-use crate::ledger;
-use crate::outbox;
-use crate::repo::{promises, service_state};
+use crate::repo::{customers, promises, service_state};
+use crate::service::apply::{self, Outbound};
+use crate::service::planning::current_of;
+use crate::service::Ctx;
 use crate::settings::Tolerances;
+use crate::views::Views;
 
 const KEY: &str = "tzdata_version";
 
@@ -30,7 +34,12 @@ pub struct RecomputeReport {
 
 /// Runs the pass when the recorded tzdata version differs from the compiled-in one; otherwise only reads one row,
 /// so a normal restart stays fast however many promises there are.
-pub fn recompute_if_changed(db: &Db, tolerances: &Tolerances, now: DateTime<Utc>) -> Result<RecomputeReport, AppError> {
+pub fn recompute_if_changed(
+    db: &Db,
+    tolerances: &Tolerances,
+    views: &Arc<Views>,
+    now: DateTime<Utc>,
+) -> Result<RecomputeReport, AppError> {
     let current = tzdata_version();
     let previous = db.read_blocking(|conn| Ok(service_state::get(conn, KEY)?))?;
     let mut report = RecomputeReport { previous: previous.clone(), ..Default::default() };
@@ -65,17 +74,20 @@ pub fn recompute_if_changed(db: &Db, tolerances: &Tolerances, now: DateTime<Utc>
             let now_ms = to_ms(now);
             db.write_blocking(|conn| {
                 let Some(fresh) = promises::find(conn, &promise.id)? else { return Ok(()) };
-                let mut changed = fresh.clone();
-                changed.due_at = to_ms(resolved.instant);
-                changed.due_offset_seconds = local_offset_at(resolved.instant, zone);
-                let data = json!({
-                    "from": { "due_at": crate::routes::api::instant(fresh.due_at), "offset_seconds": fresh.due_offset_seconds },
-                    "to": { "due_at": crate::routes::api::instant(changed.due_at), "offset_seconds": changed.due_offset_seconds },
-                    "due_local": fresh.due_local, "time_zone": fresh.time_zone,
-                    "tzdata": { "from": previous, "to": current },
-                });
-                ledger::save(conn, &fresh, &mut changed, now_ms, None, vec![(EventKind::Recomputed, data)])?;
-                outbox::schedule(conn, &changed, tolerances, now_ms)
+                let Some(customer) = customers::find(conn, &fresh.customer_id)? else { return Ok(()) };
+                let to = NewDue {
+                    due_at: resolved.instant,
+                    due_local: fresh.due_local.clone(),
+                    time_zone: fresh.time_zone.clone(),
+                    disambiguation: fresh.disambiguation.clone(),
+                    offset_seconds: local_offset_at(resolved.instant, zone),
+                };
+                let tzdata = TzdataChange { from: previous.clone(), to: current.to_string() };
+                let change =
+                    lifecycle::recompute(&current_of(&fresh, tolerances)?, to, fresh.due_offset_seconds, tzdata);
+                let ctx = Ctx { tolerances: tolerances.clone(), views: views.clone(), now: from_ms(now_ms) };
+                apply::apply(conn, &ctx, Outbound::Read, &fresh, &customer, change, None)?;
+                Ok(())
             })?;
             report.recomputed += 1;
         }

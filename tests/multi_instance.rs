@@ -37,7 +37,6 @@ use tempfile::TempDir;
 
 use tendero::clock::new_id;
 use tendero::db::{Db, PoolOptions};
-use tendero::domain::vocab::EventKind;
 use tendero::repo::agents::{self, Agent};
 use tendero::repo::customers::{self, Customer};
 use tendero::repo::promises::{self, Promise};
@@ -457,15 +456,8 @@ fn write_fixture(db: &Db, tolerances: &Tolerances) -> String {
         db.write_blocking(|conn| {
             for p in &rows {
                 promises::insert(conn, p)?;
-                tendero::ledger::append(
-                    conn,
-                    p,
-                    EventKind::Created,
-                    Some(&p.made_by_agent_id),
-                    now,
-                    json!({ "kind": p.kind, "title": p.title, "due_local": p.due_local, "time_zone": p.time_zone,
-                            "customer_requested": true, "owner_agent_id": p.owner_agent_id, "warnings": [] }),
-                )?;
+                let created = tendero::service::promises::created_event_of(p)?;
+                tendero::ledger::append(conn, p, created, Some(&p.made_by_agent_id), now)?;
                 tendero::outbox::schedule(conn, p, tolerances, now)?;
             }
             Ok(())

@@ -4,10 +4,15 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
-use crate::clock::new_id;
+use crate::clock::{from_ms, new_id};
 use crate::db::DbConn;
+use crate::domain::promise::LedgerEvent;
+use crate::domain::time::{format_offset, parse_zone};
 use crate::error::AppError;
+use crate::repo::customers::Customer;
 use crate::repo::messages::{self, Message, Subscription};
+use crate::repo::promises::Promise;
+use crate::views::{spoken_datetime, Views};
 
 /// The event types subscribers can ask for.
 pub const EVENT_TYPES: &[&str] = &[
@@ -17,10 +22,54 @@ pub const EVENT_TYPES: &[&str] = &[
     "promise.missed",
     "promise.kept",
     "promise.broken",
+    "promise.cancelled",
     "promise.handed_over",
     "prompt.fired",
+    "prompt.acknowledged",
     "interaction.created",
 ];
+
+/// A promise as webhook payloads carry it: ids, instants, the customer's local rendering of the due time (in
+/// the promise's own zone, which the customer agreed it in), and, when `event` is given, what happened
+/// (`event`, `details`: from/to and reason of a move, kept_at and on_time of a keep, hand-over from/to and note,
+/// the reason of a break). The customer-facing confirmation ("we will call you...") comes only with the events
+/// it is true of: made, moved, due.
+pub fn promise_payload(promise: &Promise, customer: &Customer, views: &Views, event: Option<&LedgerEvent>) -> Value {
+    let zone = parse_zone(&promise.time_zone).or_else(|_| parse_zone(&customer.time_zone)).unwrap_or(chrono_tz::UTC);
+    let due_text = spoken_datetime(from_ms(promise.due_at), zone, &customer.locale);
+    let confirms = match event {
+        None => true,
+        Some(e) => matches!(e, LedgerEvent::Created(_) | LedgerEvent::Rescheduled(_) | LedgerEvent::Recomputed(_)),
+    };
+    let mut payload = json!({
+        "promise": {
+            "id": promise.id, "status": promise.status, "kind": promise.kind, "title": promise.title,
+            "customer_id": promise.customer_id, "owner_agent_id": promise.owner_agent_id,
+            "due_at": from_ms(promise.due_at).to_rfc3339_opts(SecondsFormat::AutoSi, true),
+            "due_local": promise.due_local,
+            "time_zone": promise.time_zone, "due_local_offset": format_offset(promise.due_offset_seconds),
+            "version": promise.version,
+        },
+        "customer": { "id": customer.id, "name": customer.name, "time_zone": customer.time_zone, "locale": customer.locale },
+        "due_local_text": due_text,
+    });
+    if confirms {
+        let confirmation = views
+            .render(
+                &customer.locale,
+                "confirmation",
+                &json!({ "is_deadline": promise.kind == "deadline", "due_text": due_text }),
+            )
+            .map(|t| t.trim().to_string())
+            .unwrap_or_default();
+        payload["confirmation"] = json!(confirmation);
+    }
+    if let Some(event) = event {
+        payload["event"] = json!(event.kind().as_str());
+        payload["details"] = event.details();
+    }
+    payload
+}
 
 /// Queues `event_type` with `data` for every active subscription that wants it.
 ///
@@ -110,4 +159,14 @@ fn message(
         created_at: now_ms,
         updated_at: now_ms,
     }
+}
+
+/// An interaction as `interaction.created` carries it, with the promises it kept.
+pub fn interaction_payload(i: &crate::repo::interactions::Interaction, kept: &[&str]) -> Value {
+    json!({
+        "id": i.id, "customer_id": i.customer_id, "agent_id": i.agent_id, "channel": i.channel,
+        "direction": i.direction, "outcome": i.outcome, "summary": i.summary,
+        "occurred_at": from_ms(i.occurred_at).to_rfc3339_opts(SecondsFormat::AutoSi, true),
+        "promise_id": i.promise_id, "kept_promise_ids": kept,
+    })
 }

@@ -64,7 +64,7 @@ pub struct OwnerTime<'a> {
 }
 
 /// A non-blocking remark returned with a write.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Warning {
     /// Stable code, e.g. `dst_gap_shifted`, `owner_off_shift`.
     pub code: String,
@@ -95,6 +95,8 @@ pub struct DuePlan {
     pub warnings: Vec<Warning>,
     /// The time lies outside the contact window and the customer asked for it.
     pub outside_window_by_request: bool,
+    /// The customer is marked do-not-call and asked to be contacted all the same.
+    pub do_not_call_by_request: bool,
 }
 
 /// Why a due time was refused: the field, a code, a message, and when useful the nearest allowed slots.
@@ -198,12 +200,24 @@ pub fn plan_due(
     }
 
     let mut outside_window_by_request = false;
+    let mut do_not_call_by_request = false;
     if kind.contacts_customer() {
+        // DESIGN.md section 4: do-not-call is a hard block on calls the company starts; a customer who asks to
+        // be called back lifts it for this promise, and the ledger records that they asked.
         if customer.do_not_call {
-            return Err(DueRefusal::new(
-                "customer_id",
-                "do_not_call",
-                "the customer is marked do-not-call; a callback or update cannot be scheduled".into(),
+            if !input.customer_requested {
+                return Err(DueRefusal::new(
+                    "customer_id",
+                    "do_not_call",
+                    "the customer is marked do-not-call; a callback or update needs customer_requested: true \
+                     (the customer asked to be contacted)"
+                        .into(),
+                ));
+            }
+            do_not_call_by_request = true;
+            warnings.push(Warning::new(
+                "do_not_call_overridden",
+                "the customer is marked do-not-call; scheduled because the customer asked to be contacted".into(),
             ));
         }
         if !customer.window.contains(due_at, customer.zone) {
@@ -266,6 +280,7 @@ pub fn plan_due(
         disambiguation,
         warnings,
         outside_window_by_request,
+        do_not_call_by_request,
     })
 }
 

@@ -28,7 +28,10 @@ use std::ops::{AddAssign, Neg};
 
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
-use serde_json::{json, Value};
+
+use super::promise::event::{LedgerEvent, Obligation};
+use super::promise::Timeliness;
+use super::vocab::Initiator;
 
 /// Days since 1970-01-01 of a calendar date.
 pub fn day_number(date: NaiveDate) -> i32 {
@@ -231,60 +234,57 @@ pub fn obligation(f: &Facts<'_>) -> Option<Delta> {
     Some(Delta { key, counts, lateness })
 }
 
-/// What the ledger writes into an event's data so its effects can be recomputed from the ledger alone: the key
-/// of the obligation the event acted on (as it was before the change).
-pub fn annotate(before: &Facts<'_>) -> Value {
-    json!({
-        "day": day_of_local(before.due_local),
-        "agent_id": before.accountable_agent_id,
-        "late_since": before.late_since,
-        "due_at": before.due_at,
-    })
+/// What the ledger records in an event so its effects can be recomputed from the ledger alone: the key of the
+/// obligation the event acted on (as it was before the change).
+pub fn annotate(before: &Facts<'_>) -> Obligation {
+    Obligation {
+        day: day_of_local(before.due_local),
+        agent_id: before.accountable_agent_id.to_string(),
+        late_since: before.late_since,
+        due_at: before.due_at,
+    }
 }
 
 /// The effects of a ledger event beyond the change of the row's current obligation: an update occurrence kept
-/// or missed before the promise moved to its next one, a renegotiation, a hand-over. `data` is the event's data
-/// with the `obligation` annotation.
-pub fn event_effects(event: &str, data: &Value, team_id: Option<&str>, kind: &str) -> Option<Delta> {
-    let ob = data.get("obligation")?;
+/// or missed before the promise moved to its next one, a renegotiation, a hand-over. Only events carrying the
+/// [`annotate`]d obligation have any.
+pub fn event_effects(event: &LedgerEvent, team_id: Option<&str>, kind: &str) -> Option<Delta> {
+    let ob = event.obligation()?;
     let key = Key {
-        day: i32::try_from(ob.get("day")?.as_i64()?).ok()?,
+        day: ob.day?,
         team_id: team_id.unwrap_or("").to_string(),
-        agent_id: ob.get("agent_id")?.as_str()?.to_string(),
+        agent_id: ob.agent_id.clone(),
         kind: kind.to_string(),
     };
-    let not_final = data.get("final").and_then(Value::as_bool) == Some(false);
     let mut counts = Counts::default();
     let mut lateness = None;
     match event {
-        "kept" if not_final => {
-            if data.get("timeliness").and_then(Value::as_str) == Some("on_time") {
-                counts.kept_on_time = 1;
-            } else {
+        LedgerEvent::Kept(k) if !k.is_final => match k.timeliness {
+            Timeliness::OnTime => counts.kept_on_time = 1,
+            Timeliness::Late => {
                 counts.kept_late = 1;
-                let reference = ob.get("late_since").and_then(Value::as_i64).or(ob.get("due_at")?.as_i64())?;
-                let kept_at = data.get("kept_at_ms").and_then(Value::as_i64)?;
-                lateness = Some((lateness_minutes(reference, kept_at), 1));
+                let reference = ob.late_since.unwrap_or(ob.due_at);
+                lateness = Some((lateness_minutes(reference, k.kept_at.timestamp_millis()), 1));
             }
-        }
-        "missed" if not_final => counts.broken = 1,
-        "rescheduled" => match data.get("initiated_by").and_then(Value::as_str) {
-            Some("customer") => counts.renegotiated_by_customer = 1,
-            _ => counts.renegotiated_by_agent = 1,
         },
-        "handed_over" => counts.handovers = 1,
+        LedgerEvent::Missed(m) if m.is_final == Some(false) => counts.broken = 1,
+        LedgerEvent::Rescheduled(r) => match r.initiated_by {
+            Initiator::Customer => counts.renegotiated_by_customer = 1,
+            Initiator::Agent => counts.renegotiated_by_agent = 1,
+        },
+        LedgerEvent::HandedOver(_) => counts.handovers = 1,
         _ => return None,
     }
     Some(Delta { key, counts, lateness })
 }
 
 /// The rollup change of one write: the row's obligation before (negated) and after, and the events' effects.
-pub fn change(before: Option<&Facts<'_>>, after: &Facts<'_>, events: &[(&str, &Value)]) -> Vec<Delta> {
+pub fn change(before: Option<&Facts<'_>>, after: &Facts<'_>, events: &[LedgerEvent]) -> Vec<Delta> {
     let mut out = Vec::new();
     out.extend(before.and_then(obligation).map(Delta::negated));
     out.extend(obligation(after));
-    for (event, data) in events {
-        out.extend(event_effects(event, data, after.team_id, after.kind));
+    for event in events {
+        out.extend(event_effects(event, after.team_id, after.kind));
     }
     coalesce(out)
 }
@@ -436,7 +436,8 @@ mod tests {
     #[test]
     fn an_unchanged_obligation_writes_nothing() {
         let f = facts("open", "2026-03-17T11:00:00");
-        assert!(change(Some(&f), &f, &[("acknowledged", &json!({}))]).is_empty());
+        let ack = super::super::promise::lifecycle::acknowledge("pmt_1", "due", chrono::DateTime::UNIX_EPOCH);
+        assert!(change(Some(&f), &f, &[ack]).is_empty());
     }
 
     #[test]
@@ -452,11 +453,23 @@ mod tests {
 
     #[test]
     fn event_effects_need_the_annotation() {
+        use super::super::promise::event::{DueTime, Rescheduled};
         let before = facts("open", "2026-03-17T11:00:00");
-        let mut data = json!({ "initiated_by": "customer" });
-        assert_eq!(event_effects("rescheduled", &data, Some("team_1"), "callback"), None);
-        data["obligation"] = annotate(&before);
-        let d = event_effects("rescheduled", &data, Some("team_1"), "callback").unwrap();
+        let due =
+            DueTime { due_at: chrono::DateTime::UNIX_EPOCH, due_local: None, time_zone: None, offset_seconds: None };
+        let mut event = LedgerEvent::Rescheduled(Rescheduled {
+            from: due.clone(),
+            to: due,
+            reason: "r".into(),
+            initiated_by: Initiator::Customer,
+            after_due: false,
+            counts_as_late: false,
+            warnings: vec![],
+            obligation: None,
+        });
+        assert_eq!(event_effects(&event, Some("team_1"), "callback"), None);
+        event.annotate(annotate(&before));
+        let d = event_effects(&event, Some("team_1"), "callback").unwrap();
         assert_eq!(d.counts.renegotiated_by_customer, 1);
         assert_eq!(d.key.day, day_of_local("2026-03-17").unwrap());
     }

@@ -95,32 +95,36 @@ pub fn plan(timing: &Timing, now: DateTime<Utc>) -> Vec<Planned> {
 pub struct Routing {
     /// Agent ids to prompt.
     pub recipients: Vec<String>,
-    /// Set when the owner is away: the note that travels with the prompt.
-    pub handover_note: Option<String>,
+    /// Set when the owner is away: why these recipients and not the owner. The sentence is rendered in each
+    /// recipient's language from this (templates `prompts/<locale>/handover.hbs`).
+    pub away: Option<Away>,
+}
+
+/// Why a prompt goes to someone other than its owner.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Away {
+    /// The absent owner's name.
+    pub owner: String,
+    /// The absence's note, as the owner wrote it (may be empty).
+    pub note: String,
+    /// No stand-in is recorded, so the team's managers take it.
+    pub managers: bool,
 }
 
 /// The owner, unless away at fire time: then the absence's stand-in, else the team's managers (DESIGN.md
 /// section 6). With nobody to stand in, the owner is still prompted so the promise is never silently dropped.
 pub fn route(owner_id: &str, owner_name: &str, away: Option<(Option<&str>, &str)>, managers: &[String]) -> Routing {
+    let why =
+        |note: &str, managers: bool| Away { owner: owner_name.to_string(), note: note.trim().to_string(), managers };
     match away {
-        None => Routing { recipients: vec![owner_id.to_string()], handover_note: None },
-        Some((Some(stand_in), note)) => Routing {
-            recipients: vec![stand_in.to_string()],
-            handover_note: Some(away_note(owner_name, note, "you stand in")),
-        },
-        Some((None, note)) if !managers.is_empty() => Routing {
-            recipients: managers.to_vec(),
-            handover_note: Some(away_note(owner_name, note, "no stand-in is recorded, so the team's managers")),
-        },
-        Some((None, _)) => Routing { recipients: vec![owner_id.to_string()], handover_note: None },
-    }
-}
-
-fn away_note(owner_name: &str, note: &str, who: &str) -> String {
-    if note.trim().is_empty() {
-        format!("{owner_name} is away; {who} take this promise.")
-    } else {
-        format!("{owner_name} is away ({}); {who} take this promise.", note.trim())
+        None => Routing { recipients: vec![owner_id.to_string()], away: None },
+        Some((Some(stand_in), note)) => {
+            Routing { recipients: vec![stand_in.to_string()], away: Some(why(note, false)) }
+        }
+        Some((None, note)) if !managers.is_empty() => {
+            Routing { recipients: managers.to_vec(), away: Some(why(note, true)) }
+        }
+        Some((None, _)) => Routing { recipients: vec![owner_id.to_string()], away: None },
     }
 }
 
@@ -192,7 +196,7 @@ mod tests {
         assert_eq!(route("own", "Marta", None, &managers).recipients, ["own"]);
         let stand_in = route("own", "Marta", Some((Some("jorge"), "training")), &managers);
         assert_eq!(stand_in.recipients, ["jorge"]);
-        assert!(stand_in.handover_note.unwrap().contains("Marta is away (training)"));
+        assert_eq!(stand_in.away, Some(Away { owner: "Marta".into(), note: "training".into(), managers: false }));
         assert_eq!(route("own", "Marta", Some((None, "")), &managers).recipients, ["mgr"]);
         assert_eq!(route("own", "Marta", Some((None, "")), &[]).recipients, ["own"]);
     }

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::domain::promise::LedgerEvent;
 use diesel::prelude::*;
-use serde_json::Value;
 
 use crate::db::schema::{
     interactions, metric_contacts, metric_contacts_weeks, metric_days, metric_lateness, metric_lateness_weeks,
@@ -522,9 +522,12 @@ pub fn recompute(conn: &mut DbConn) -> QueryResult<Rollups> {
             .load(conn)?;
         let Some(last) = page.last() else { break };
         after_id = last.0;
-        for (_, event, data, team, kind) in &page {
-            let data: Value = serde_json::from_str(data).unwrap_or(Value::Null);
-            if let Some(d) = metrics::event_effects(event, &data, team.as_deref(), kind) {
+        for (id, event, data, team, kind) in &page {
+            // A row that does not read is an error naming it: a recomputation that skipped it would disagree
+            // with the rollups the writes kept.
+            let event = LedgerEvent::read(&id.to_string(), event, data)
+                .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))?;
+            if let Some(d) = metrics::event_effects(&event, team.as_deref(), kind) {
                 out.add(d);
             }
         }

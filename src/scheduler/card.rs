@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use super::batch::{ActivePromises, OTHER_PROMISES_SHOWN};
 use crate::clock::from_ms;
 use crate::domain::brief::opening_line;
+use crate::domain::promise::LedgerEvent;
 use crate::domain::schedule::{describe_delay, Purpose};
 use crate::domain::time::{format_offset, local_offset_at, parse_zone, Tz};
 use crate::domain::vocab::PromiseStatus;
@@ -14,7 +15,7 @@ use crate::repo::agents::Agent;
 use crate::repo::customers::Customer;
 use crate::repo::interactions::LatestInteraction;
 use crate::repo::promises::{Promise, PromiseEvent};
-use crate::views::{spoken_datetime, Views};
+use crate::views::spoken_datetime;
 
 /// How a prompt came to be, beyond the promise itself.
 #[derive(Clone, Debug, Default)]
@@ -75,15 +76,20 @@ pub fn build(
     let reschedules: Vec<Value> = history
         .reschedules
         .iter()
-        .map(|e| {
-            let data: Value = serde_json::from_str(&e.data).unwrap_or_default();
-            json!({
+        .filter_map(|e| match LedgerEvent::read(&e.id.to_string(), &e.kind, &e.data) {
+            Ok(LedgerEvent::Rescheduled(r)) => Some(json!({
                 "at": when(e.occurred_at),
-                "from": data["from"]["due_local"].as_str().unwrap_or_default().replace('T', " "),
-                "to": data["to"]["due_local"].as_str().unwrap_or_default().replace('T', " "),
-                "reason": data["reason"].as_str().unwrap_or_default(),
-                "initiated_by": data["initiated_by"].as_str().unwrap_or_default(),
-            })
+                "from": r.from.due_local.unwrap_or_default().replace('T', " "),
+                "to": r.to.due_local.unwrap_or_default().replace('T', " "),
+                "reason": r.reason,
+                "initiated_by": r.initiated_by.as_str(),
+            })),
+            // The prompt still fires (a promise is never lost for a bad history row); the row is named in the log.
+            Ok(_) => None,
+            Err(corrupt) => {
+                tracing::error!(error = %corrupt, "a reschedule left out of the card");
+                None
+            }
         })
         .collect();
     let interactions: Vec<Value> = history
@@ -144,32 +150,5 @@ pub fn build(
         "facts": facts,
         "notes": customer.notes,
         "opening": opening_line(&customer.locale, &customer.name, &recipient.name, true),
-    })
-}
-
-/// A promise as webhook payloads carry it: ids, instants, the customer's local rendering and the confirmation
-/// text in the customer's language.
-pub fn promise_event_data(promise: &Promise, customer: &Customer, views: &Views) -> Value {
-    let zone = zone_of(customer);
-    let due_text = spoken_datetime(from_ms(promise.due_at), zone, &customer.locale);
-    let confirmation = views
-        .render(
-            &customer.locale,
-            "confirmation",
-            &json!({ "is_deadline": promise.kind == "deadline", "due_text": due_text }),
-        )
-        .map(|t| t.trim().to_string())
-        .unwrap_or_default();
-    json!({
-        "promise": {
-            "id": promise.id, "status": promise.status, "kind": promise.kind, "title": promise.title,
-            "customer_id": promise.customer_id, "owner_agent_id": promise.owner_agent_id,
-            "due_at": crate::routes::api::instant(promise.due_at), "due_local": promise.due_local,
-            "time_zone": promise.time_zone, "due_local_offset": format_offset(promise.due_offset_seconds),
-            "version": promise.version,
-        },
-        "customer": { "id": customer.id, "name": customer.name, "time_zone": customer.time_zone, "locale": customer.locale },
-        "due_local_text": due_text,
-        "confirmation": confirmation,
     })
 }

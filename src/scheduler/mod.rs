@@ -14,21 +14,25 @@ use diesel::connection::SimpleConnection;
 use serde_json::json;
 
 use self::batch::Batch;
-use self::card::{build, promise_event_data, Circumstances, History};
+use self::card::{build, Circumstances, History};
 use crate::clock::{from_ms, new_id, Clock};
 use crate::db::{Db, DbConn};
 use crate::delivery::events;
 use crate::delivery::hub::{Hub, LivePrompt};
+use crate::domain::promise::event::Fired as Fired_;
+use crate::domain::promise::{lifecycle, LedgerEvent};
 use crate::domain::schedule::{lateness, route, Purpose};
-use crate::domain::vocab::{EventKind, PromiseKind, PromiseStatus};
+use crate::domain::vocab::{PromiseKind, PromiseStatus};
 use crate::error::AppError;
 use crate::ledger;
-use crate::outbox;
 use crate::repo::customers::Customer;
 use crate::repo::deliveries::{self, Delivery};
 use crate::repo::messages::{self, Message};
 use crate::repo::promises::Promise;
 use crate::repo::prompts::{self, Prompt};
+use crate::service::apply::{self, Outbound};
+use crate::service::planning::{current_of, next_due};
+use crate::service::Ctx;
 use crate::settings::Tolerances;
 use crate::views::Views;
 
@@ -65,7 +69,7 @@ struct Fired {
     /// The promise as it was fired (its ledger events' metric facts).
     promise: Option<Promise>,
     prompts: Vec<Prompt>,
-    events: Vec<(EventKind, serde_json::Value)>,
+    events: Vec<LedgerEvent>,
     messages: Vec<Message>,
     escalation: Option<Delivery>,
     live: Vec<LivePrompt>,
@@ -249,7 +253,7 @@ impl Scheduler {
         let events = gathered
             .iter()
             .filter_map(|f| f.promise.as_ref().map(|p| (p, &f.events)))
-            .flat_map(|(p, events)| events.iter().map(move |(kind, data)| (p, *kind, data.clone())))
+            .flat_map(|(p, events)| events.iter().map(move |event| (p, event.clone())))
             .collect();
         ledger::append_all(conn, events, now_ms)?;
         let messages: Vec<Message> = gathered.iter().flat_map(|f| f.messages.iter().cloned()).collect();
@@ -363,7 +367,7 @@ impl Scheduler {
         let routing = if purpose == Purpose::Escalation {
             crate::domain::schedule::Routing {
                 recipients: if managers.is_empty() { vec![owner.id.clone()] } else { managers.to_vec() },
-                handover_note: None,
+                away: None,
             }
         } else {
             let away = batch.absence_of(&owner.id).map(|a| (a.stand_in_agent_id.as_deref(), a.note.as_str()));
@@ -372,15 +376,13 @@ impl Scheduler {
         let mut fired = Fired { delivery_id: d.id.clone(), ..Fired::default() };
         // One routing hand-over per occurrence in the ledger: lead reminders go to the same stand-in with the same
         // note, but recording each would count one hand-over several times.
-        if let (Some(note), Purpose::Due) = (&routing.handover_note, purpose) {
-            let data = json!({ "from": owner.id, "to": routing.recipients, "note": note, "routing": true,
-                               "occurrence": crate::routes::api::instant(d.occurrence_at) });
-            fired.events.push((EventKind::HandedOver, data));
+        if let (Some(away), Purpose::Due) = (&routing.away, purpose) {
+            fired.events.push(lifecycle::route(&owner.id, &routing.recipients, &away.note, from_ms(d.occurrence_at)));
         }
-        let circumstances = Circumstances {
+        let mut circumstances = Circumstances {
             late: (late > Duration::seconds(59)).then_some(late),
             misfire,
-            handover_note: routing.handover_note.clone(),
+            handover_note: None,
             lead: (purpose == Purpose::Lead).then(|| from_ms(promise.due_at) - from_ms(d.next_attempt_at)),
         };
         let history = History {
@@ -391,13 +393,15 @@ impl Scheduler {
         };
         let email = self.config.email && purpose != Purpose::Lead;
         let templates: &[&str] = if email { &["card", "subject"] } else { &["card"] };
-        let kind = match purpose {
-            Purpose::Lead => EventKind::Reminded,
-            Purpose::Escalation => EventKind::Escalated,
-            _ => EventKind::Prompted,
-        };
         for recipient_id in &routing.recipients {
             let Some(recipient) = batch.agent(recipient_id) else { continue };
+            // The hand-over note is read by the recipient, in the recipient's language.
+            circumstances.handover_note = match &routing.away {
+                Some(away) => {
+                    Some(self.views.render(&recipient.locale, "handover", &json!(away)).map_err(AppError::Internal)?)
+                }
+                None => None,
+            };
             let context = build(history, &promise, customer, recipient, purpose, &circumstances, now);
             let (mut texts, context) =
                 self.views.render_all(&recipient.locale, templates, context).map_err(AppError::Internal)?;
@@ -413,19 +417,27 @@ impl Scheduler {
                 scheduled_for: d.next_attempt_at,
                 fired_at: now_ms,
                 late_by_ms: late.num_milliseconds(),
-                handover_note: routing.handover_note.clone(),
+                handover_note: circumstances.handover_note.clone(),
                 body,
                 card: context.to_string(),
                 acknowledged_at: None,
                 created_at: now_ms,
                 updated_at: now_ms,
             };
-            let data = json!({
-                "purpose": purpose.as_str(), "occurrence": crate::routes::api::instant(d.occurrence_at),
-                "delivery_id": d.id, "prompt_id": prompt.id, "recipient": recipient.id,
-                "late_by_ms": prompt.late_by_ms, "misfire": misfire,
+            let event = Fired_ {
+                purpose: purpose.as_str().into(),
+                occurrence: from_ms(d.occurrence_at),
+                delivery_id: d.id.clone(),
+                prompt_id: prompt.id.clone(),
+                recipient: recipient.id.clone(),
+                late_by_ms: prompt.late_by_ms,
+                misfire,
+            };
+            fired.events.push(match purpose {
+                Purpose::Lead => LedgerEvent::Reminded(event),
+                Purpose::Escalation => LedgerEvent::Escalated(event),
+                _ => LedgerEvent::Prompted(event),
             });
-            fired.events.push((kind, data));
             let json = prompt_json_with_card(&prompt, context);
             fired.messages.extend(events::webhooks(&batch.subscriptions, "prompt.fired", &json, now));
             if let Some(subject) = subject {
@@ -443,7 +455,7 @@ impl Scheduler {
         if purpose == Purpose::Due {
             // The payload renders a template: only worth it when someone wants it.
             if events::wanted(&batch.subscriptions, "promise.due") {
-                let data = promise_event_data(&promise, customer, &self.views);
+                let data = events::promise_payload(&promise, customer, &self.views, None);
                 fired.messages.extend(events::webhooks(&batch.subscriptions, "promise.due", &data, now));
             }
             if promise.kind != PromiseKind::Deadline.as_str() {
@@ -488,34 +500,10 @@ impl Scheduler {
         customer: &Customer,
         now: DateTime<Utc>,
     ) -> Result<(String, Promise), AppError> {
-        let now_ms = now.timestamp_millis();
-        let occurrence = crate::routes::api::instant(promise.due_at);
-        let mut changed = promise.clone();
-        if promise.kind == PromiseKind::Update.as_str() {
-            let next = outbox::next_occurrence(&promise, now)?;
-            let data = json!({ "occurrence": occurrence, "final": next.is_none() });
-            match next {
-                Some(next) => {
-                    changed.due_at = next.resolved.instant.timestamp_millis();
-                    changed.due_local = next.resolved.local.format("%Y-%m-%dT%H:%M:%S").to_string();
-                    changed.due_offset_seconds = next.resolved.offset_seconds;
-                    changed.late_since = None;
-                }
-                None => changed.status = PromiseStatus::Missed.as_str().into(),
-            }
-            let moved_on = changed.due_at != promise.due_at;
-            ledger::save(conn, &promise, &mut changed, now_ms, None, vec![(EventKind::Missed, data)])?;
-            // Only a new occurrence gets deliveries; rescheduling the last one would re-insert this very overdue
-            // check in the past and fire it again on every pass.
-            if moved_on {
-                outbox::schedule(conn, &changed, &self.tolerances, now_ms)?;
-            }
-        } else {
-            changed.status = PromiseStatus::Missed.as_str().into();
-            let data = json!({ "occurrence": occurrence, "grace_seconds": promise.grace_seconds });
-            ledger::save(conn, &promise, &mut changed, now_ms, None, vec![(EventKind::Missed, data)])?;
-        }
-        self.announce_change(conn, batch, "promise.missed", &changed, customer, now)?;
+        let current = current_of(&promise, &self.tolerances)?;
+        let next = if current.judged.kind == PromiseKind::Update { next_due(&promise, now)? } else { None };
+        let change = lifecycle::miss(&current, next);
+        let changed = self.apply(conn, batch, &promise, customer, change, now)?;
         Ok(("missed".into(), changed))
     }
 
@@ -528,37 +516,22 @@ impl Scheduler {
         customer: &Customer,
         now: DateTime<Utc>,
     ) -> Result<(String, Promise), AppError> {
-        let now_ms = now.timestamp_millis();
-        let mut changed = promise.clone();
-        changed.status = PromiseStatus::Broken.as_str().into();
-        let reason = if promise.kind == PromiseKind::Deadline.as_str() { "deadline_passed" } else { "never_attempted" };
-        ledger::save(
-            conn,
-            &promise,
-            &mut changed,
-            now_ms,
-            None,
-            vec![(EventKind::Broken, json!({ "reason": reason }))],
-        )?;
-        outbox::retire(conn, &changed.id)?;
-        self.announce_change(conn, batch, "promise.broken", &changed, customer, now)?;
+        let change = lifecycle::expire(&current_of(&promise, &self.tolerances)?);
+        let changed = self.apply(conn, batch, &promise, customer, change, now)?;
         Ok(("broken".into(), changed))
     }
 
-    /// Queues a promise event for the subscriptions that want it (the batch read them once).
-    fn announce_change(
+    /// A judgement through the one apply path, announced to the subscriptions the batch read once.
+    fn apply(
         &self,
         conn: &mut DbConn,
         batch: &Batch,
-        event_type: &str,
         promise: &Promise,
         customer: &Customer,
+        change: crate::domain::promise::Change,
         now: DateTime<Utc>,
-    ) -> Result<(), AppError> {
-        if events::wanted(&batch.subscriptions, event_type) {
-            let data = promise_event_data(promise, customer, &self.views);
-            messages::insert_all(conn, &events::webhooks(&batch.subscriptions, event_type, &data, now))?;
-        }
-        Ok(())
+    ) -> Result<Promise, AppError> {
+        let ctx = Ctx { tolerances: self.tolerances.clone(), views: self.views.clone(), now };
+        apply::apply(conn, &ctx, Outbound::Known(&batch.subscriptions), promise, customer, change, None)
     }
 }

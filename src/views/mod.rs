@@ -1,5 +1,5 @@
-//! Text rendering with handlebars: the prompt card, its email subject and the customer-facing confirmation, per
-//! language. Templates are embedded in the binary (strict mode, so a misspelt field fails loudly) and any file of
+//! Text rendering with handlebars: the prompt card, its email subject, the hand-over note and the customer-facing
+//! confirmation, per language. Templates are embedded in the binary (strict mode, so a misspelt field fails loudly) and any file of
 //! the same name in the configured directory overrides its embedded twin.
 
 use std::path::Path;
@@ -18,6 +18,8 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("prompts/en/confirmation", include_str!("../../templates/prompts/en/confirmation.hbs")),
     ("prompts/es/subject", include_str!("../../templates/prompts/es/subject.hbs")),
     ("prompts/en/subject", include_str!("../../templates/prompts/en/subject.hbs")),
+    ("prompts/es/handover", include_str!("../../templates/prompts/es/handover.hbs")),
+    ("prompts/en/handover", include_str!("../../templates/prompts/en/handover.hbs")),
 ];
 
 /// The languages with templates; others fall back to English.

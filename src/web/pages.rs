@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
 use actix_web::ResponseError;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use chrono::{DateTime, NaiveDateTime};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -19,6 +19,7 @@ use crate::domain::vocab::{Channel, Outcome};
 use crate::error::{AppError, FieldError};
 use crate::routes::api::{self, agents as api_agents, customers as api_customers, metrics as api_metrics};
 use crate::routes::api::{promises as api_promises, prompts as api_prompts, Body};
+use crate::service;
 use crate::startup::AppState;
 
 type Form = web::Form<HashMap<String, String>>;
@@ -350,7 +351,6 @@ pub async fn log_contact(
     state: web::Data<AppState>,
     ws: web::Data<WebState>,
     user: WebUser,
-    req: HttpRequest,
     id: web::Path<String>,
     form: Form,
 ) -> HttpResponse {
@@ -366,17 +366,10 @@ pub async fn log_contact(
             "occurred_at": occurred_at,
             "promise_id": field(&form, "promise_id"),
         }))?;
-        json_of(
-            api_customers::create_interaction(
-                state.clone(),
-                user.caller.clone(),
-                req,
-                web::Path::from(id.clone()),
-                body,
-            )
-            .await,
-        )
-        .await
+        let ctx = state.ctx();
+        let input = api_customers::interaction_input(&body.value, ctx.now)?;
+        let (caller, customer_id) = (user.caller.clone(), id.clone());
+        state.db.write(move |conn| service::interactions::log(conn, &ctx, &caller, &customer_id, input)).await
     }
     .await;
     match result {
@@ -390,7 +383,6 @@ pub async fn make_promise(
     state: web::Data<AppState>,
     ws: web::Data<WebState>,
     user: WebUser,
-    req: HttpRequest,
     id: web::Path<String>,
     form: Form,
 ) -> HttpResponse {
@@ -409,14 +401,19 @@ pub async fn make_promise(
             body["recurrence"] = json!({ "cron": cron });
         }
         let body = body_of::<api_promises::NewPromiseBody>(body)?;
-        json_of(api_promises::create(state.clone(), user.caller.clone(), req, body).await).await
+        let input = api_promises::new_promise(&body.value)?;
+        let (ctx, caller) = (state.ctx(), user.caller.clone());
+        state
+            .db
+            .write(move |conn| {
+                let prepared = service::promises::prepare(conn, &ctx, &caller, input)?;
+                service::promises::make(conn, &ctx, &caller, prepared)
+            })
+            .await
     }
     .await;
     match result {
-        Ok(created) => {
-            let pid = created["id"].as_str().unwrap_or_default();
-            see_other(&format!("/customers/{id}?saved=1#promise-{pid}"))
-        }
+        Ok(created) => see_other(&format!("/customers/{id}?saved=1#promise-{}", created.id)),
         Err(e) => customer_page(&state, &ws, &user, &id, field_errors(&e), None, e.status_code()).await,
     }
 }
@@ -510,7 +507,6 @@ pub async fn promise_action(
     state: web::Data<AppState>,
     ws: web::Data<WebState>,
     user: WebUser,
-    req: HttpRequest,
     path: web::Path<(String, String)>,
     form: Form,
 ) -> HttpResponse {
@@ -519,12 +515,12 @@ pub async fn promise_action(
     let version: Option<i32> = field(&form, "version").and_then(|v| v.parse().ok());
     let result = async {
         user.check_csrf(field(&form, "csrf"))?;
-        let caller = user.caller.clone();
-        let path = web::Path::from(id.clone());
-        let answer = match action.as_str() {
+        let (ctx, caller, pid) = (state.ctx(), user.caller.clone(), id.clone());
+        match action.as_str() {
             "keep" => {
                 let body = body_of(json!({ "note": field(&form, "note"), "version": version }))?;
-                api_promises::keep(state.clone(), caller, req, path, body).await
+                let input = api_promises::keep_input(&body.value)?;
+                state.db.write(move |conn| service::promises::keep(conn, &ctx, &caller, &pid, input)).await
             }
             "reschedule" => {
                 let body = body_of(json!({
@@ -533,7 +529,8 @@ pub async fn promise_action(
                     "initiated_by": field(&form, "initiated_by").unwrap_or("agent"),
                     "version": version,
                 }))?;
-                api_promises::reschedule(state.clone(), caller, req, path, body).await
+                let input = api_promises::reschedule_input(&body.value)?;
+                state.db.write(move |conn| Ok(service::promises::reschedule(conn, &ctx, &caller, &pid, input)?.0)).await
             }
             "cancel" => {
                 let body = body_of(json!({
@@ -541,7 +538,8 @@ pub async fn promise_action(
                     "initiated_by": field(&form, "initiated_by").unwrap_or("agent"),
                     "version": version,
                 }))?;
-                api_promises::cancel(state.clone(), caller, req, path, body).await
+                let input = api_promises::cancel_input(&body.value)?;
+                state.db.write(move |conn| service::promises::cancel(conn, &ctx, &caller, &pid, input)).await
             }
             "handover" => {
                 let body = body_of(json!({
@@ -549,13 +547,11 @@ pub async fn promise_action(
                     "note": field(&form, "note").unwrap_or_default(),
                     "version": version,
                 }))?;
-                api_promises::handover(state.clone(), caller, req, path, body).await
+                let input = api_promises::handover_input(&body.value)?;
+                state.db.write(move |conn| service::promises::hand_over(conn, &ctx, &caller, &pid, input)).await
             }
-            other => {
-                return Err(AppError::NotFound { resource: "action", id: other.to_string() });
-            }
-        };
-        json_of(answer).await
+            other => Err(AppError::NotFound { resource: "action", id: other.to_string() }),
+        }
     }
     .await;
     match result {

@@ -262,3 +262,63 @@ async fn webhook_that_keeps_failing_dies_after_about_a_day_and_is_listed_dead() 
     assert!(deliveries[0]["attempts"].as_i64().unwrap() > 10, "{}", deliveries[0]);
     assert_eq!(receiver.seen.lock().unwrap().len() as i64, deliveries[0]["attempts"].as_i64().unwrap());
 }
+
+/// An integrator mirrors promises in their CRM: every transition arrives as its own signed event with its
+/// details, a cancel agreed with the customer and an acknowledged prompt included, and a text only where it is
+/// true ("we will call you" on a made promise, never on a kept or cancelled one).
+#[actix_web::test]
+async fn every_transition_reaches_the_integrator_with_its_details() {
+    let app = spawn_app_at(at("2026-03-16T09:00:00Z")).await;
+    let (receiver, url) = start_receiver(&app.clock, 0);
+    let z = zaragoza(&app).await;
+    let sub = app.created("/api/v1/webhooks", &app.admin, json!({ "url": url })).await;
+    *receiver.secret.lock().unwrap() = sub["secret"].as_str().unwrap().to_string();
+    let marta = &z.marta.1;
+    let victor = customer(&app, marta, "Víctor Lanuza", "Europe/Madrid").await;
+    let callback = app
+        .created("/api/v1/promises", marta, json!({ "customer_id": victor, "kind": "callback", "title": "Te llamo mañana a las 11:00", "due_local": "2026-03-17T11:00", "lead": [] }))
+        .await;
+    let bill = app
+        .created("/api/v1/promises", marta, json!({ "customer_id": victor, "kind": "deadline", "title": "Factura corregida en 15 días", "within": "P15D" }))
+        .await;
+    app.at("2026-03-17T10:00:00Z").await;
+    let prompt = app.get(&format!("/api/v1/agents/{}/prompts", z.marta.0), marta).await.body[0].clone();
+    let ack = app.post(&format!("/api/v1/prompts/{}/ack", prompt["id"].as_str().unwrap()), marta, json!({})).await;
+    assert_eq!(ack.status.as_u16(), 200, "{}", ack.body);
+    app.clock.set(at("2026-03-17T10:02:00Z"));
+    app.created(
+        &format!("/api/v1/customers/{victor}/interactions"),
+        marta,
+        json!({ "channel": "phone", "direction": "outbound", "outcome": "reached", "summary": "Router OK", "promise_id": callback["id"] }),
+    )
+    .await;
+    let cancelled = app
+        .post(
+            &format!("/api/v1/promises/{}/cancel", bill["id"].as_str().unwrap()),
+            marta,
+            json!({ "reason": "Ya se la corrigieron en tienda", "initiated_by": "customer" }),
+        )
+        .await;
+    assert_eq!(cancelled.body["status"], "cancelled");
+    while app.sender.run_once().await.unwrap().delivered > 0 {}
+
+    let seen = receiver.seen.lock().unwrap().clone();
+    assert!(seen.iter().all(|s| s.verified), "{seen:?}");
+    let of = |kind: &str| {
+        seen.iter().find(|s| s.kind == kind).unwrap_or_else(|| panic!("no {kind} in {seen:?}")).body.clone()
+    };
+    let created = of("promise.created");
+    assert_eq!(created["data"]["confirmation"], "Te llamaremos el martes 17 de marzo a las 11:00, tu hora.");
+    let acknowledged = of("prompt.acknowledged");
+    assert_eq!(acknowledged["data"]["details"]["prompt_id"], prompt["id"]);
+    let kept = of("promise.kept");
+    assert_eq!(kept["data"]["details"]["timeliness"], "on_time");
+    assert_eq!(kept["data"]["details"]["kept_at"], "2026-03-17T10:02:00Z");
+    assert!(kept["data"].get("confirmation").is_none(), "{kept}");
+    let cancel = of("promise.cancelled");
+    assert_eq!(cancel["data"]["details"]["initiated_by"], "customer");
+    assert_eq!(cancel["data"]["details"]["reason"], "Ya se la corrigieron en tienda");
+    assert_eq!(cancel["data"]["promise"]["status"], "cancelled");
+    assert!(cancel["data"].get("confirmation").is_none(), "{cancel}");
+    assert!(seen.iter().all(|s| s.kind != "promise.broken"), "a cancel the customer agreed is not a broken promise");
+}

@@ -278,6 +278,11 @@ impl TestApp {
         self.settings.tolerances().expect("tolerances")
     }
 
+    /// The embedded text templates.
+    pub fn views(&self) -> std::sync::Arc<tendero::views::Views> {
+        std::sync::Arc::new(tendero::views::Views::new(None).expect("templates"))
+    }
+
     /// Fires everything due at the clock's now; returns how many prompts were created.
     pub async fn run_scheduler(&self) -> usize {
         self.scheduler.run_once().await.expect("scheduler pass").prompts

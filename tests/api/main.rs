@@ -6,6 +6,7 @@ mod browser;
 mod delivery;
 mod errors;
 mod helpers;
+mod lifecycle;
 mod metrics;
 mod roles;
 mod scheduler;

@@ -134,8 +134,9 @@ async fn absent_owner_routes_the_prompt_to_the_stand_in_or_the_managers() {
     assert!(inbox(&app, ayoze).await.is_empty());
     let prompt = &inbox(&app, &z.marta.1).await[0];
     let note = prompt["handover_note"].as_str().unwrap();
-    assert!(note.contains("Ayoze Medina is away (Training in Madrid)"), "{note}");
-    assert!(prompt["body"].as_str().unwrap().contains("Traspaso: Ayoze Medina is away"));
+    // Marta reads Spanish: the note that travels with the hand-over is in her language, inside her card.
+    assert_eq!(note, "Ayoze Medina está ausente (Training in Madrid); le sustituyes y esta promesa pasa a ti.");
+    assert!(prompt["body"].as_str().unwrap().contains("Traspaso: Ayoze Medina está ausente"), "{}", prompt["body"]);
     let events = ledger(&app, p["id"].as_str().unwrap(), ayoze).await;
     assert_eq!(kinds(&events), ["created", "handed_over", "prompted"]);
     assert_eq!(events[1]["data"]["routing"], true);

@@ -34,7 +34,8 @@ async fn start_up_rederives_future_promises_after_a_tzdata_change_and_records_it
         })
         .unwrap();
 
-    let report = tendero::tzdata::recompute_if_changed(&app.db, &app.tolerances(), app.clock.now()).unwrap();
+    let report =
+        tendero::tzdata::recompute_if_changed(&app.db, &app.tolerances(), &app.views(), app.clock.now()).unwrap();
     assert_eq!(report.previous.as_deref(), Some("2000a"));
     assert_eq!(report.recomputed, 1);
     let after = app.get(&format!("/api/v1/promises/{id}"), &z.marta.1).await.body;
@@ -46,6 +47,7 @@ async fn start_up_rederives_future_promises_after_a_tzdata_change_and_records_it
     assert_eq!(last["data"]["from"]["due_at"], "2026-04-07T10:00:00Z");
 
     // Once recorded, the next start does not scan again.
-    let again = tendero::tzdata::recompute_if_changed(&app.db, &app.tolerances(), app.clock.now()).unwrap();
+    let again =
+        tendero::tzdata::recompute_if_changed(&app.db, &app.tolerances(), &app.views(), app.clock.now()).unwrap();
     assert_eq!((again.checked, again.recomputed), (0, 0));
 }

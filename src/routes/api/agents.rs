@@ -12,7 +12,7 @@ use crate::auth::{hash_password, Caller};
 use crate::clock::new_id;
 use crate::db::DbConn;
 use crate::domain::due::describe_local;
-use crate::domain::time::{parse_zone, resolve_local, Disambiguation, Tz, WeeklyWindow};
+use crate::domain::time::{parse_zone, resolve_local, Disambiguation, Tz};
 use crate::domain::vocab::Role;
 use crate::error::{AppError, Problem};
 use crate::repo::agents::{self, Absence, Agent, AgentChanges};
@@ -375,13 +375,8 @@ pub async fn create_absence(
         let agent = visible_agent(conn, &who, &id)?;
         who.check_agent_scope(&agent.id, agent.team_id.as_deref())?;
         if let Some(s) = &stand_in {
-            let stand_in = agents::find(conn, s)?.filter(|a| a.active).ok_or_else(|| {
-                AppError::invalid(
-                    "stand_in_agent_id",
-                    "unknown_agent",
-                    format!("agent `{s}` does not exist or is inactive"),
-                )
-            })?;
+            // A stand-in receives the absent agent's customer cards: only a colleague of the same team may.
+            let stand_in = crate::service::access::team_agent(conn, "stand_in_agent_id", s, agent.team_id.as_deref())?;
             if stand_in.id == agent.id {
                 return Err(AppError::invalid(
                     "stand_in_agent_id",
@@ -594,30 +589,4 @@ pub async fn create_token(
         })
         .await?;
     Ok(HttpResponse::build(StatusCode::CREATED).json(out))
-}
-
-/// A shift parsed from its stored text, or the default when the text no longer parses.
-pub fn stored_window(text: &str) -> WeeklyWindow {
-    WeeklyWindow::parse(text).unwrap_or_else(|_| WeeklyWindow::always())
-}
-
-/// Away periods of an agent from now on, with stand-in names, for the due planner.
-pub fn away_periods(
-    conn: &mut DbConn,
-    agent_id: &str,
-    now_ms: i64,
-) -> Result<Vec<crate::domain::due::AwayPeriod>, AppError> {
-    let mut out = Vec::new();
-    for a in agents::absences_of(conn, agent_id, now_ms)? {
-        let stand_in = match &a.stand_in_agent_id {
-            Some(s) => agents::find(conn, s)?.map(|s| s.name),
-            None => None,
-        };
-        out.push(crate::domain::due::AwayPeriod {
-            starts_at: crate::clock::from_ms(a.starts_at),
-            ends_at: crate::clock::from_ms(a.ends_at),
-            stand_in,
-        });
-    }
-    Ok(out)
 }

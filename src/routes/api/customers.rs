@@ -10,25 +10,22 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
-use super::promises::{judging_of, promise_out, visible_customer, EventOut, PromiseOut};
+use super::promises::{promise_out, visible_customer, EventOut, PromiseOut};
 use super::{
     decode_cursor, encode_cursor, idempotent_write, instant, page_limit, parse_instant, to_json, Body, Checks,
 };
 use crate::auth::Caller;
-use crate::clock::{from_ms, new_id};
-use crate::delivery::events;
+use crate::clock::new_id;
 use crate::domain::brief::{clock_sentence, opening_line};
 use crate::domain::due::Warning;
-use crate::domain::promise::{attempt_effect, AttemptEffect, Timeliness};
 use crate::domain::time::{parse_zone, HolidayCalendar};
-use crate::domain::vocab::{Channel, Direction, EventKind, Outcome, PromiseKind, PromiseStatus};
+use crate::domain::vocab::{Channel, Direction, EventKind, Outcome};
 use crate::error::{AppError, Problem};
-use crate::ledger;
-use crate::outbox;
 use crate::repo::customers::{self, Customer, CustomerChanges};
 use crate::repo::interactions::{self, Interaction};
 use crate::repo::{agents, promises, teams};
-use crate::scheduler::card::promise_event_data;
+use crate::service;
+use crate::service::interactions::NewInteraction;
 use crate::startup::AppState;
 
 /// Routes of this resource.
@@ -260,20 +257,7 @@ pub async fn create(
             }
         }
         if let Some(o) = &owner {
-            let agent = agents::find(conn, o)?.filter(|a| a.active).ok_or_else(|| {
-                AppError::invalid(
-                    "owner_agent_id",
-                    "unknown_agent",
-                    format!("agent `{o}` does not exist or is inactive"),
-                )
-            })?;
-            if agent.team_id != team_id {
-                return Err(AppError::invalid(
-                    "owner_agent_id",
-                    "other_team",
-                    "the owner must be in the customer's team",
-                ));
-            }
+            service::access::team_agent(conn, "owner_agent_id", o, team_id.as_deref())?;
         }
         let customer = Customer {
             id: new_id("cus"),
@@ -397,20 +381,7 @@ pub async fn update(
         .write(move |conn| {
             let customer = visible_customer(conn, &caller, &id)?;
             if let Some(o) = owner {
-                let agent = agents::find(conn, &o)?.filter(|a| a.active).ok_or_else(|| {
-                    AppError::invalid(
-                        "owner_agent_id",
-                        "unknown_agent",
-                        format!("agent `{o}` does not exist or is inactive"),
-                    )
-                })?;
-                if agent.team_id != customer.team_id {
-                    return Err(AppError::invalid(
-                        "owner_agent_id",
-                        "other_team",
-                        "the owner must be in the customer's team",
-                    ));
-                }
+                service::access::team_agent(conn, "owner_agent_id", &o, customer.team_id.as_deref())?;
                 changes.owner_agent_id = Some(Some(o));
             }
             customers::update(conn, &customer.id, &changes)?;
@@ -714,27 +685,18 @@ pub struct InteractionCreated {
     pub interaction: InteractionOut,
     /// The promise after the interaction, when one was named.
     pub promise: Option<PromiseOut>,
+    /// The promises this contact kept: the named one, or, when none was named, every open callback and current
+    /// update occurrence of the customer whose keep window holds it and which the caller owns or stands in for.
+    pub kept: Vec<PromiseOut>,
     /// Remarks, e.g. `not_evidence` when the contact does not keep the promise.
     pub warnings: Vec<Warning>,
 }
 
-/// Logs a contact with the customer. An outbound attempt by the owner (or their stand-in) on a callback, from 10
-/// minutes before due, keeps it: on time within the grace, late after; for an update promise it keeps the
-/// current occurrence and schedules the next.
-#[utoipa::path(post, path = "/api/v1/customers/{id}/interactions", tag = "customers", request_body = NewInteractionBody,
-    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, body = InteractionCreated), (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 404, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
-pub async fn create_interaction(
-    state: web::Data<AppState>,
-    caller: Caller,
-    req: HttpRequest,
-    id: web::Path<String>,
-    body: Body<NewInteractionBody>,
-) -> Result<HttpResponse, AppError> {
-    let b = &body.value;
-    let now = state.clock.now();
+/// An interaction body as the use case's input; `occurred_at` may not be more than 5 minutes after `now`.
+pub fn interaction_input(
+    b: &NewInteractionBody,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<NewInteraction, AppError> {
     let mut checks = Checks::default();
     let channel = checks.vocab::<Channel>("channel", &b.channel);
     let direction = checks.vocab::<Direction>("direction", &b.direction);
@@ -758,148 +720,41 @@ pub async fn create_interaction(
     let (Some(channel), Some(direction), Some(outcome)) = (channel, direction, outcome) else {
         return Err(AppError::Internal(anyhow::anyhow!("checked vocabularies missing")));
     };
-    let promise_id = b.promise_id.clone();
-    let views = state.views.clone();
-    let tolerances = state.tolerances.clone();
+    Ok(NewInteraction { channel, direction, outcome, summary, occurred_at, promise_id: b.promise_id.clone() })
+}
+
+/// Logs a contact with the customer. An outbound attempt by the owner (or their stand-in) on a callback, from 10
+/// minutes before due, keeps it: on time within the grace, late after; for an update promise it keeps the
+/// current occurrence and schedules the next. Without `promise_id`, an outbound attempt keeps every open
+/// callback (and current update occurrence) whose keep window holds it; `kept` lists them.
+#[utoipa::path(post, path = "/api/v1/customers/{id}/interactions", tag = "customers", request_body = NewInteractionBody,
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = InteractionCreated), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn create_interaction(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: Body<NewInteractionBody>,
+) -> Result<HttpResponse, AppError> {
+    let input = interaction_input(&body.value, state.clock.now())?;
+    let ctx = state.ctx();
     let who = caller.clone();
     let customer_id = id.into_inner();
     idempotent_write(&state, &caller, &req, &body.raw, StatusCode::CREATED, move |conn| {
-        let customer = visible_customer(conn, &who, &customer_id)?;
-        let now_ms = now.timestamp_millis();
-        let (owner_agent_id, team_id, local_date) = interactions::stamp(&customer, occurred_at.timestamp_millis());
-        let interaction = Interaction {
-            id: new_id("int"),
-            customer_id: customer.id.clone(),
-            agent_id: Some(who.agent_id.clone()),
-            channel: channel.as_str().into(),
-            direction: direction.as_str().into(),
-            outcome: outcome.as_str().into(),
-            summary,
-            occurred_at: occurred_at.timestamp_millis(),
-            promise_id: promise_id.clone(),
-            created_at: now_ms,
-            updated_at: now_ms,
-            owner_agent_id,
-            team_id,
-            local_date,
-        };
-        let mut warnings = Vec::new();
-        let mut promise_after = None;
-        if let Some(pid) = &promise_id {
-            let promise = promises::find(conn, pid)?.filter(|p| p.customer_id == customer.id).ok_or_else(|| {
-                AppError::invalid(
-                    "promise_id",
-                    "unknown_promise",
-                    format!("promise `{pid}` does not exist for this customer"),
-                )
-            })?;
-            interactions::insert(conn, &interaction)?;
-            let status = promise.status.parse::<PromiseStatus>().map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
-            if !status.is_active() {
-                warnings.push(Warning {
-                    code: "promise_closed".into(),
-                    message: format!("the promise is already {status}; the contact is on the timeline"),
-                });
-                promise_after = Some(promise);
-            } else {
-                let stand_in = agents::absence_at(conn, &promise.owner_agent_id, occurred_at.timestamp_millis())?
-                    .and_then(|a| a.stand_in_agent_id)
-                    .is_some_and(|s| s == who.agent_id);
-                let by_owner_or_stand_in = promise.owner_agent_id == who.agent_id || stand_in;
-                let kind = promise.kind.parse::<PromiseKind>().map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
-                let effect = attempt_effect(
-                    kind,
-                    from_ms(promise.due_at),
-                    judging_of(&promise, &tolerances),
-                    direction == Direction::Outbound,
-                    by_owner_or_stand_in,
-                    occurred_at,
-                );
-                match effect {
-                    AttemptEffect::NotEvidence(reason) => {
-                        warnings.push(Warning {
-                            code: "not_evidence".into(),
-                            message: format!("the promise stays {status}: {reason}"),
-                        });
-                        promise_after = Some(promise);
-                    }
-                    AttemptEffect::Keeps(timeliness) => {
-                        promise_after = Some(keep_by_attempt(
-                            conn,
-                            promise,
-                            kind,
-                            &interaction,
-                            timeliness,
-                            &who.agent_id,
-                            stand_in,
-                            now_ms,
-                        )?);
-                        if let Some(kept) = &promise_after {
-                            // An update moved to its next occurrence gets that occurrence's deliveries; a kept
-                            // callback has its remaining ones retired.
-                            outbox::schedule(conn, kept, &tolerances, now_ms)?;
-                            if kept.status == PromiseStatus::Kept.as_str() {
-                                events::emit(conn, "promise.kept", now, || {
-                                    promise_event_data(kept, &customer, &views)
-                                })?;
-                            }
-                        }
-                    }
-                }
-            }
-        } else {
-            interactions::insert(conn, &interaction)?;
-        }
-        events::emit(conn, "interaction.created", now, || {
-            serde_json::to_value(InteractionOut::from(interaction.clone())).unwrap_or_default()
-        })?;
+        let logged = service::interactions::log(conn, &ctx, &who, &customer_id, input)?;
         to_json(InteractionCreated {
-            interaction: InteractionOut::from(interaction),
-            promise: promise_after.map(|p| PromiseOut { warnings: None, ..promise_out(p, Vec::new()) }),
-            warnings,
+            interaction: InteractionOut::from(logged.interaction),
+            promise: logged.promise.map(|p| PromiseOut { warnings: None, ..promise_out(p, Vec::new()) }),
+            kept: logged
+                .kept
+                .into_iter()
+                .map(|p| PromiseOut { warnings: None, ..promise_out(p, Vec::new()) })
+                .collect(),
+            warnings: logged.warnings,
         })
     })
     .await
-}
-
-/// Applies a contact attempt that keeps a promise. A callback is kept for good; an update keeps its current
-/// occurrence and moves on to the next one (or is kept for good when the recurrence has ended).
-#[expect(clippy::too_many_arguments, reason = "the attempt, its verdict and who made it all shape the ledger event")]
-fn keep_by_attempt(
-    conn: &mut crate::db::DbConn,
-    promise: crate::repo::promises::Promise,
-    kind: PromiseKind,
-    interaction: &Interaction,
-    timeliness: Timeliness,
-    actor: &str,
-    by_stand_in: bool,
-    now_ms: i64,
-) -> Result<crate::repo::promises::Promise, AppError> {
-    let mut changed = promise.clone();
-    let occurrence = instant(promise.due_at);
-    let timeliness = crate::domain::promise::after_late_reschedule(timeliness, promise.late_since.is_some());
-    let next = if kind == PromiseKind::Update {
-        outbox::next_occurrence(&promise, from_ms(promise.due_at.max(interaction.occurred_at)))?
-    } else {
-        None
-    };
-    let data = json!({
-        "timeliness": timeliness.as_str(), "kept_at": instant(interaction.occurred_at),
-        "kept_at_ms": interaction.occurred_at, "evidence_interaction_id": interaction.id, "by_stand_in": by_stand_in,
-        "occurrence": occurrence, "final": next.is_none(),
-    });
-    if let Some(next) = next {
-        changed.due_at = next.resolved.instant.timestamp_millis();
-        changed.due_local = next.resolved.local.format("%Y-%m-%dT%H:%M:%S").to_string();
-        changed.due_offset_seconds = next.resolved.offset_seconds;
-        changed.status = PromiseStatus::Open.as_str().into();
-        changed.late_since = None;
-    } else {
-        changed.status = PromiseStatus::Kept.as_str().into();
-        changed.kept_at = Some(interaction.occurred_at);
-        changed.kept_on_time = Some(timeliness == Timeliness::OnTime);
-        changed.resolution_interaction_id = Some(interaction.id.clone());
-    }
-    ledger::save(conn, &promise, &mut changed, now_ms, Some(actor), vec![(EventKind::Kept, data)])?;
-    Ok(changed)
 }

@@ -3,35 +3,25 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
-use super::agents::{away_periods, stored_window};
 use super::{
     decode_cursor, encode_cursor, idempotent_replay, idempotent_write, instant, instant_of, page_limit, parse_instant,
     to_json, Body, Checks,
 };
 use crate::auth::Caller;
-use crate::clock::{from_ms, new_id};
-use crate::db::DbConn;
-use crate::delivery::events;
-use crate::domain::due::{describe_local, plan_due, CustomerTime, DueInput, DuePlan, DueRefusal, OwnerTime, Warning};
-use crate::domain::promise::{
-    check_action, judge_keep, reschedule_counts_as_late, status_after_cancel, Action, Judging,
-};
-use crate::domain::time::{format_duration, format_offset, parse_duration, parse_zone, HolidayCalendar, Recurrence};
-use crate::domain::vocab::{EventKind, Initiator, PromiseKind, PromiseStatus, Role};
-use crate::error::{AppError, FieldError, Problem};
-use crate::ledger;
-use crate::outbox;
-use crate::repo::agents::{self, Agent};
-use crate::repo::customers::{self, Customer};
-use crate::repo::interactions;
+use crate::domain::due::{describe_local, DueInput, Warning};
+use crate::domain::time::{format_duration, format_offset, parse_duration, parse_zone, Recurrence};
+use crate::domain::vocab::{Initiator, PromiseKind, PromiseStatus};
+use crate::error::{AppError, Problem};
 use crate::repo::promises::{self, Promise, PromiseEvent, PromiseFilter};
-use crate::scheduler::card::promise_event_data;
-use crate::settings::Tolerances;
+use crate::service;
+use crate::service::access::team_agent;
+pub use crate::service::access::{visible_customer, visible_promise};
+use crate::service::planning::plan_for;
+use crate::service::promises::{CancelInput, HandoverInput, KeepInput, NewPromise, RescheduleInput};
 use crate::startup::AppState;
 
 /// Routes of this resource.
@@ -300,85 +290,6 @@ fn read_out(p: Promise) -> PromiseOut {
     PromiseOut { warnings: None, ..promise_out(p, Vec::new()) }
 }
 
-/// Turns a refused due time into a 422 carrying the nearest allowed slots, in UTC and in the customer's clock.
-fn refusal_error(refusal: DueRefusal, customer_zone: chrono_tz::Tz) -> AppError {
-    let extra = refusal.nearest.map(|n| {
-        let slot = |at: Option<DateTime<Utc>>| {
-            at.map(|t| json!({ "at": instant_of(t), "local": describe_local(t, customer_zone) }))
-        };
-        json!({ "nearest_slots": { "before": slot(n.before), "after": slot(n.after) } })
-    });
-    AppError::Unprocessable {
-        detail: refusal.message.clone(),
-        errors: vec![FieldError::new(refusal.field, refusal.code, refusal.message)],
-        extra,
-    }
-}
-
-/// Loads a customer the caller may see.
-pub fn visible_customer(conn: &mut DbConn, caller: &Caller, id: &str) -> Result<Customer, AppError> {
-    let customer = customers::find(conn, id)?.ok_or_else(|| AppError::not_found("customer", id))?;
-    caller.check_team(customer.team_id.as_deref(), "customer", id)?;
-    Ok(customer)
-}
-
-/// Loads a promise the caller may see, with its customer.
-pub fn visible_promise(conn: &mut DbConn, caller: &Caller, id: &str) -> Result<(Promise, Customer), AppError> {
-    let promise = promises::find(conn, id)?.ok_or_else(|| AppError::not_found("promise", id))?;
-    let customer = customers::find(conn, &promise.customer_id)?.ok_or_else(|| AppError::not_found("customer", id))?;
-    caller.check_team(customer.team_id.as_deref(), "promise", id)?;
-    Ok((promise, customer))
-}
-
-/// Plans a due time against the customer's window and the owner's shift and absences.
-fn plan_for(
-    conn: &mut DbConn,
-    input: &DueInput,
-    kind: PromiseKind,
-    customer: &Customer,
-    owner: &Agent,
-    now: DateTime<Utc>,
-) -> Result<DuePlan, AppError> {
-    let customer_zone = parse_zone(&customer.time_zone).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
-    let owner_zone = parse_zone(&owner.time_zone).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
-    let window = stored_window(&customer.contact_window);
-    let shift = stored_window(&owner.shift);
-    let away = away_periods(conn, &owner.id, now.timestamp_millis())?;
-    let holidays = customer.region.as_deref().and_then(HolidayCalendar::for_region);
-    let customer_time =
-        CustomerTime { zone: customer_zone, window: &window, do_not_call: customer.do_not_call, holidays };
-    let owner_time = OwnerTime { zone: owner_zone, shift: &shift, away: &away };
-    plan_due(input, kind, &customer_time, &owner_time, now).map_err(|r| refusal_error(r, customer_zone))
-}
-
-fn version_check(promise: &Promise, expected: Option<i32>) -> Result<(), AppError> {
-    match expected {
-        Some(v) if v != promise.version => Err(AppError::Conflict {
-            detail: format!(
-                "promise `{}` is at version {}, not {v}; read it again and retry",
-                promise.id, promise.version
-            ),
-            extra: Some(json!({ "current_version": promise.version })),
-        }),
-        _ => Ok(()),
-    }
-}
-
-fn transition_check(promise: &Promise, action: Action) -> Result<(), AppError> {
-    let status = promise.status.parse::<PromiseStatus>().map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
-    check_action(status, action).map_err(|e| AppError::Conflict {
-        detail: e.to_string(),
-        extra: Some(json!({ "current_status": status.as_str() })),
-    })
-}
-
-/// The tolerances a promise row is judged with.
-pub fn judging_of(promise: &Promise, tolerances: &Tolerances) -> Judging {
-    let early =
-        if promise.kind == PromiseKind::Deadline.as_str() { Duration::zero() } else { tolerances.callback_early };
-    Judging { early, grace: Duration::seconds(promise.grace_seconds) }
-}
-
 fn durations(checks: &mut Checks, field: &str, values: &[String]) -> Vec<Duration> {
     let mut out = Vec::new();
     for (i, v) in values.iter().enumerate() {
@@ -404,12 +315,38 @@ pub async fn create(
     req: HttpRequest,
     body: Body<NewPromiseBody>,
 ) -> Result<HttpResponse, AppError> {
-    let b = &body.value;
+    let input = new_promise(&body.value)?;
+    if let Some(replay) = idempotent_replay(&state, &caller, &req, &body.raw).await? {
+        return Ok(replay);
+    }
+    let ctx = state.ctx();
+    let who = caller.clone();
+    // Everything that only reads (the customer, the owner, their calendars) and the planning happen on a read
+    // connection, beside the single writer; the write then only inserts. A customer or owner changed in between
+    // is the same as this request arriving a moment earlier, and the shopkeeper is set only if still unset.
+    let read_ctx = ctx.clone();
+    let (prepared, answer) = state
+        .db
+        .read(move |conn| {
+            let prepared = service::promises::prepare(conn, &read_ctx, &who, input)?;
+            let answer = to_json(promise_out(prepared.promise.clone(), prepared.warnings.clone()))?;
+            Ok((prepared, answer))
+        })
+        .await?;
+    let who = caller.clone();
+    idempotent_write(&state, &caller, &req, &body.raw, StatusCode::CREATED, move |conn| {
+        service::promises::make(conn, &ctx, &who, prepared)?;
+        Ok(answer)
+    })
+    .await
+}
+
+/// A `POST /promises` body as the use case's input, every wrong field named at once.
+pub fn new_promise(b: &NewPromiseBody) -> Result<NewPromise, AppError> {
     let mut checks = Checks::default();
     let kind = checks.vocab::<PromiseKind>("kind", &b.kind);
     let title = checks.text("title", &b.title, 500);
     let details = checks.optional_text("details", b.details.as_deref(), 10_000).unwrap_or_default();
-    let tolerances = state.tolerances.clone();
     let grace = match &b.grace {
         Some(text) => match parse_duration(text) {
             Ok(d) => Some(d),
@@ -450,161 +387,26 @@ pub async fn create(
         _ => {}
     }
     checks.finish()?;
-    let kind = kind.unwrap_or(PromiseKind::Callback);
-    let grace = grace.unwrap_or(match kind {
-        PromiseKind::Deadline => Duration::zero(),
-        _ => tolerances.callback_grace,
-    });
-    let default_lead = lead.is_none();
-    let mut lead = lead.unwrap_or_else(|| match kind {
-        PromiseKind::Deadline => tolerances.deadline_lead.clone(),
-        _ => tolerances.callback_lead.clone(),
-    });
-    let mut input = DueInput {
-        due_local: b.due_local.clone(),
-        time_zone: b.time_zone.clone(),
-        disambiguation: b.disambiguation.clone(),
-        within: b.within.clone(),
-        within_business_days: b.within_business_days,
-        customer_requested: b.customer_requested.unwrap_or(false),
-    };
-    let customer_id = b.customer_id.clone();
-    let owner_id = b.owner_agent_id.clone().unwrap_or_else(|| caller.agent_id.clone());
-    let made_in = b.made_in_interaction_id.clone();
-    if let Some(replay) = idempotent_replay(&state, &caller, &req, &body.raw).await? {
-        return Ok(replay);
-    }
-    let now = state.clock.now();
-    let views = state.views.clone();
-    let who = caller.clone();
-    // Everything that only reads (the customer, the owner, their calendars) and the planning happen on a read
-    // connection, beside the single writer; the write then only inserts. A customer or owner changed in between
-    // is the same as this request arriving a moment earlier, and the shopkeeper is set only if still unset.
-    let (promise, customer, created, answer) = state
-        .db
-        .read(move |conn| {
-            let customer = visible_customer(conn, &who, &customer_id)?;
-            let owner = agents::find(conn, &owner_id)?.filter(|a| a.active).ok_or_else(|| {
-                AppError::invalid(
-                    "owner_agent_id",
-                    "unknown_agent",
-                    format!("agent `{owner_id}` does not exist or is inactive"),
-                )
-            })?;
-            if owner.id != who.agent_id {
-                who.require(Role::Manager).map_err(|_| {
-                    AppError::Forbidden("only managers and admins make promises on another agent's behalf".into())
-                })?;
-            }
-            if !who.is_admin() && owner.team_id != customer.team_id {
-                return Err(AppError::invalid(
-                    "owner_agent_id",
-                    "other_team",
-                    "the owner must be in the customer's team",
-                ));
-            }
-            if let Some(interaction) = &made_in {
-                let found = interactions::find(conn, interaction)?.filter(|i| i.customer_id == customer.id);
-                if found.is_none() {
-                    return Err(AppError::invalid(
-                        "made_in_interaction_id",
-                        "unknown_interaction",
-                        format!("interaction `{interaction}` does not exist for this customer"),
-                    ));
-                }
-            }
-            if let (Some(rule), true) = (
-                &recurrence,
-                input.due_local.is_none() && input.within.is_none() && input.within_business_days.is_none(),
-            ) {
-                // An update with no explicit first time starts at the recurrence's next occurrence.
-                let zone = match &input.time_zone {
-                    Some(name) => {
-                        parse_zone(name).map_err(|e| AppError::invalid("time_zone", e.code(), e.to_string()))?
-                    }
-                    None => parse_zone(&customer.time_zone).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?,
-                };
-                let first = rule.next_after(now, zone, Default::default(), until).ok_or_else(|| {
-                    AppError::invalid(
-                        "recurrence.cron",
-                        "no_occurrence",
-                        "the recurrence has no occurrence before its end",
-                    )
-                })?;
-                input.due_local = Some(first.local.format("%Y-%m-%dT%H:%M:%S").to_string());
-            }
-            let plan = plan_for(conn, &input, kind, &customer, &owner, now)?;
-            if kind == PromiseKind::Deadline && default_lead {
-                // DESIGN.md section 5: a deadline is also recalled on the morning of its due day, customer time.
-                lead.extend(morning_reminder(&plan));
-            }
-            let now_ms = now.timestamp_millis();
-            let promise = Promise {
-                id: new_id("prm"),
-                customer_id: customer.id.clone(),
-                owner_agent_id: owner.id.clone(),
-                made_by_agent_id: who.agent_id.clone(),
-                kind: kind.as_str().into(),
-                title,
-                details,
-                due_local: plan.due_local.format("%Y-%m-%dT%H:%M:%S").to_string(),
-                time_zone: plan.zone.name().into(),
-                disambiguation: plan.disambiguation.as_str().into(),
-                due_at: plan.due_at.timestamp_millis(),
-                due_offset_seconds: plan.offset_seconds,
-                window_end_at: None,
-                grace_seconds: grace.num_seconds(),
-                lead_seconds: serde_json::to_string(&lead.iter().map(|d| d.num_seconds()).collect::<Vec<_>>())
-                    .map_err(|e| AppError::Internal(e.into()))?,
-                recurrence_cron: recurrence.as_ref().map(|r| r.expression().to_string()),
-                recurrence_until: until.map(|u| u.timestamp_millis()),
-                status: PromiseStatus::Open.as_str().into(),
-                kept_at: None,
-                kept_on_time: None,
-                resolution_interaction_id: None,
-                resolution_note: None,
-                made_in_interaction_id: made_in,
-                customer_requested: input.customer_requested,
-                reschedule_count: 0,
-                version: 1,
-                created_at: now_ms,
-                updated_at: now_ms,
-                accountable_agent_id: owner.id.clone(),
-                team_id: customer.team_id.clone(),
-                late_since: None,
-            };
-            let created = json!({
-                "kind": promise.kind, "title": promise.title, "due_at": instant(promise.due_at),
-                "due_local": promise.due_local, "time_zone": promise.time_zone,
-                "customer_requested": promise.customer_requested,
-                "outside_contact_window": plan.outside_window_by_request,
-                "owner_agent_id": promise.owner_agent_id,
-                "warnings": plan.warnings,
-            });
-            let answer = to_json(promise_out(promise.clone(), plan.warnings))?;
-            Ok((promise, customer, created, answer))
-        })
-        .await?;
-    let who = caller.clone();
-    idempotent_write(&state, &caller, &req, &body.raw, StatusCode::CREATED, move |conn| {
-        let now_ms = now.timestamp_millis();
-        promises::insert(conn, &promise)?;
-        ledger::append(conn, &promise, EventKind::Created, Some(&who.agent_id), now_ms, created)?;
-        outbox::schedule_new(conn, &promise, &tolerances, now_ms)?;
-        events::emit(conn, "promise.created", now, || promise_event_data(&promise, &customer, &views))?;
-        if customer.owner_agent_id.is_none() {
-            customers::adopt(conn, &customer.id, &promise.owner_agent_id, now_ms)?;
-        }
-        Ok(answer)
+    Ok(NewPromise {
+        customer_id: b.customer_id.clone(),
+        kind: kind.unwrap_or(PromiseKind::Callback),
+        title,
+        details,
+        due: DueInput {
+            due_local: b.due_local.clone(),
+            time_zone: b.time_zone.clone(),
+            disambiguation: b.disambiguation.clone(),
+            within: b.within.clone(),
+            within_business_days: b.within_business_days,
+            customer_requested: b.customer_requested.unwrap_or(false),
+        },
+        recurrence,
+        until,
+        grace,
+        lead,
+        owner_agent_id: b.owner_agent_id.clone(),
+        made_in_interaction_id: b.made_in_interaction_id.clone(),
     })
-    .await
-}
-
-/// How long before a deadline 09:00 on its due day (customer time) is, when the deadline is later that day.
-fn morning_reminder(plan: &DuePlan) -> Option<Duration> {
-    let morning = plan.due_local.date().and_hms_opt(9, 0, 0)?;
-    let at = crate::domain::time::resolve_local(morning, plan.zone, Default::default()).ok()?.instant;
-    (at < plan.due_at).then(|| plan.due_at - at)
 }
 
 /// Query of `GET /promises`.
@@ -726,13 +528,26 @@ pub async fn reschedule(
     id: web::Path<String>,
     body: Body<RescheduleBody>,
 ) -> Result<HttpResponse, AppError> {
-    let b = &body.value;
+    let mut input = reschedule_input(&body.value)?;
+    input.version = input.version.or(if_match(&req)?);
+    let ctx = state.ctx();
+    let who = caller.clone();
+    let id = id.into_inner();
+    idempotent_write(&state, &caller, &req, &body.raw, StatusCode::OK, move |conn| {
+        let (changed, warnings) = service::promises::reschedule(conn, &ctx, &who, &id, input)?;
+        to_json(promise_out(changed, warnings))
+    })
+    .await
+}
+
+/// A reschedule body as the use case's input.
+pub fn reschedule_input(b: &RescheduleBody) -> Result<RescheduleInput, AppError> {
     let mut checks = Checks::default();
     let reason = checks.text("reason", &b.reason, 2000);
     let initiated_by = checks.vocab::<Initiator>("initiated_by", &b.initiated_by);
     checks.finish()?;
     let initiated_by = initiated_by.unwrap_or(Initiator::Agent);
-    let input = DueInput {
+    let due = DueInput {
         due_local: b.due_local.clone(),
         time_zone: b.time_zone.clone(),
         disambiguation: b.disambiguation.clone(),
@@ -740,49 +555,7 @@ pub async fn reschedule(
         within_business_days: b.within_business_days,
         customer_requested: b.customer_requested.unwrap_or(initiated_by == Initiator::Customer),
     };
-    let expected = b.version.or(if_match(&req)?);
-    let now = state.clock.now();
-    let who = caller.clone();
-    let tolerances = state.tolerances.clone();
-    let views = state.views.clone();
-    let id = id.into_inner();
-    idempotent_write(&state, &caller, &req, &body.raw, StatusCode::OK, move |conn| {
-        let (promise, customer) = visible_promise(conn, &who, &id)?;
-        who.check_promise_actor(&promise.owner_agent_id, customer.team_id.as_deref())?;
-        transition_check(&promise, Action::Reschedule)?;
-        version_check(&promise, expected)?;
-        let owner = agents::find(conn, &promise.owner_agent_id)?.ok_or_else(|| AppError::not_found("agent", &promise.owner_agent_id))?;
-        let kind = promise.kind.parse::<PromiseKind>().map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
-        let plan = plan_for(conn, &input, kind, &customer, &owner, now)?;
-        let late = reschedule_counts_as_late(initiated_by, from_ms(promise.due_at), now);
-        let mut changed = promise.clone();
-        changed.due_local = plan.due_local.format("%Y-%m-%dT%H:%M:%S").to_string();
-        changed.time_zone = plan.zone.name().into();
-        changed.disambiguation = plan.disambiguation.as_str().into();
-        changed.due_at = plan.due_at.timestamp_millis();
-        changed.due_offset_seconds = plan.offset_seconds;
-        changed.status = PromiseStatus::Open.as_str().into();
-        changed.customer_requested = input.customer_requested;
-        changed.reschedule_count += 1;
-        // Once the agent let a due time pass, the promise stays late until the customer agrees a new time.
-        changed.late_since = match (late, initiated_by) {
-            (true, _) => Some(promise.late_since.unwrap_or(promise.due_at)),
-            (false, Initiator::Customer) => None,
-            (false, Initiator::Agent) => promise.late_since,
-        };
-        let data = json!({
-            "from": { "due_at": instant(promise.due_at), "due_local": promise.due_local, "time_zone": promise.time_zone },
-            "to": { "due_at": instant(changed.due_at), "due_local": changed.due_local, "time_zone": changed.time_zone },
-            "reason": reason, "initiated_by": initiated_by.as_str(),
-            "after_due": now.timestamp_millis() > promise.due_at, "counts_as_late": late,
-            "warnings": plan.warnings,
-        });
-        ledger::save(conn, &promise, &mut changed, now.timestamp_millis(), Some(&who.agent_id), vec![(EventKind::Rescheduled, data)])?;
-        outbox::schedule(conn, &changed, &tolerances, now.timestamp_millis())?;
-        events::emit(conn, "promise.rescheduled", now, || promise_event_data(&changed, &customer, &views))?;
-        to_json(promise_out(changed, plan.warnings))
-    })
-    .await
+    Ok(RescheduleInput { due, reason, initiated_by, version: b.version })
 }
 
 /// Marks a promise kept, with a note or an interaction as evidence; judged on time up to due + grace.
@@ -798,65 +571,13 @@ pub async fn keep(
     id: web::Path<String>,
     body: Body<KeepBody>,
 ) -> Result<HttpResponse, AppError> {
-    let b = &body.value;
-    let mut checks = Checks::default();
-    let note = checks.optional_text("note", b.note.as_deref(), 5000);
-    if note.is_none() && b.interaction_id.is_none() {
-        checks.add("note", "evidence_required", "a keep needs evidence: a note, an interaction_id, or both");
-    }
-    checks.finish()?;
-    let interaction_id = b.interaction_id.clone();
-    let expected = b.version.or(if_match(&req)?);
-    let now = state.clock.now();
-    let tolerances = state.tolerances.clone();
+    let mut input = keep_input(&body.value)?;
+    input.version = input.version.or(if_match(&req)?);
+    let ctx = state.ctx();
     let who = caller.clone();
-    let views = state.views.clone();
     let id = id.into_inner();
     idempotent_write(&state, &caller, &req, &body.raw, StatusCode::OK, move |conn| {
-        let (promise, customer) = visible_promise(conn, &who, &id)?;
-        who.check_promise_actor(&promise.owner_agent_id, customer.team_id.as_deref())?;
-        transition_check(&promise, Action::Keep)?;
-        version_check(&promise, expected)?;
-        let kept_at = match &interaction_id {
-            Some(iid) => {
-                let interaction = interactions::find(conn, iid)?
-                    .filter(|i| i.customer_id == promise.customer_id)
-                    .ok_or_else(|| {
-                        AppError::invalid(
-                            "interaction_id",
-                            "unknown_interaction",
-                            format!("interaction `{iid}` does not exist for this customer"),
-                        )
-                    })?;
-                from_ms(interaction.occurred_at)
-            }
-            None => now,
-        };
-        let timeliness = crate::domain::promise::after_late_reschedule(
-            judge_keep(from_ms(promise.due_at), judging_of(&promise, &tolerances), kept_at),
-            promise.late_since.is_some(),
-        );
-        let mut changed = promise.clone();
-        changed.status = PromiseStatus::Kept.as_str().into();
-        changed.kept_at = Some(kept_at.timestamp_millis());
-        changed.kept_on_time = Some(timeliness == crate::domain::promise::Timeliness::OnTime);
-        changed.resolution_interaction_id = interaction_id.clone();
-        changed.resolution_note = note.clone();
-        let data = json!({
-            "timeliness": timeliness.as_str(), "kept_at": instant_of(kept_at), "kept_at_ms": kept_at.timestamp_millis(),
-            "evidence_interaction_id": interaction_id, "note": note, "final": true,
-        });
-        ledger::save(
-            conn,
-            &promise,
-            &mut changed,
-            now.timestamp_millis(),
-            Some(&who.agent_id),
-            vec![(EventKind::Kept, data)],
-        )?;
-        outbox::retire(conn, &changed.id)?;
-        events::emit(conn, "promise.kept", now, || promise_event_data(&changed, &customer, &views))?;
-        to_json(promise_out(changed, Vec::new()))
+        to_json(promise_out(service::promises::keep(conn, &ctx, &who, &id, input)?, Vec::new()))
     })
     .await
 }
@@ -874,37 +595,13 @@ pub async fn cancel(
     id: web::Path<String>,
     body: Body<CancelBody>,
 ) -> Result<HttpResponse, AppError> {
-    let b = &body.value;
-    let mut checks = Checks::default();
-    let reason = checks.text("reason", &b.reason, 2000);
-    let initiated_by = checks.vocab::<Initiator>("initiated_by", &b.initiated_by);
-    checks.finish()?;
-    let initiated_by = initiated_by.unwrap_or(Initiator::Agent);
-    let expected = b.version.or(if_match(&req)?);
-    let now = state.clock.now();
+    let mut input = cancel_input(&body.value)?;
+    input.version = input.version.or(if_match(&req)?);
+    let ctx = state.ctx();
     let who = caller.clone();
-    let views = state.views.clone();
     let id = id.into_inner();
     idempotent_write(&state, &caller, &req, &body.raw, StatusCode::OK, move |conn| {
-        let (promise, customer) = visible_promise(conn, &who, &id)?;
-        who.check_promise_actor(&promise.owner_agent_id, customer.team_id.as_deref())?;
-        transition_check(&promise, Action::Cancel)?;
-        version_check(&promise, expected)?;
-        let status = status_after_cancel(initiated_by);
-        let mut changed = promise.clone();
-        changed.status = status.as_str().into();
-        changed.resolution_note = Some(reason.clone());
-        let mut entries =
-            vec![(EventKind::Cancelled, json!({ "reason": reason, "initiated_by": initiated_by.as_str() }))];
-        if status == PromiseStatus::Broken {
-            entries.push((EventKind::Broken, json!({ "reason": "cancelled_without_customer_agreement" })));
-        }
-        ledger::save(conn, &promise, &mut changed, now.timestamp_millis(), Some(&who.agent_id), entries)?;
-        outbox::retire(conn, &changed.id)?;
-        if status == PromiseStatus::Broken {
-            events::emit(conn, "promise.broken", now, || promise_event_data(&changed, &customer, &views))?;
-        }
-        to_json(promise_out(changed, Vec::new()))
+        to_json(promise_out(service::promises::cancel(conn, &ctx, &who, &id, input)?, Vec::new()))
     })
     .await
 }
@@ -922,47 +619,43 @@ pub async fn handover(
     id: web::Path<String>,
     body: Body<HandoverBody>,
 ) -> Result<HttpResponse, AppError> {
-    let b = &body.value;
+    let mut input = handover_input(&body.value)?;
+    input.version = input.version.or(if_match(&req)?);
+    let ctx = state.ctx();
+    let who = caller.clone();
+    let id = id.into_inner();
+    idempotent_write(&state, &caller, &req, &body.raw, StatusCode::OK, move |conn| {
+        to_json(promise_out(service::promises::hand_over(conn, &ctx, &who, &id, input)?, Vec::new()))
+    })
+    .await
+}
+
+/// A keep body as the use case's input: a note, an interaction, or both.
+pub fn keep_input(b: &KeepBody) -> Result<KeepInput, AppError> {
+    let mut checks = Checks::default();
+    let note = checks.optional_text("note", b.note.as_deref(), 5000);
+    if note.is_none() && b.interaction_id.is_none() {
+        checks.add("note", "evidence_required", "a keep needs evidence: a note, an interaction_id, or both");
+    }
+    checks.finish()?;
+    Ok(KeepInput { note, interaction_id: b.interaction_id.clone(), version: b.version })
+}
+
+/// A cancel body as the use case's input.
+pub fn cancel_input(b: &CancelBody) -> Result<CancelInput, AppError> {
+    let mut checks = Checks::default();
+    let reason = checks.text("reason", &b.reason, 2000);
+    let initiated_by = checks.vocab::<Initiator>("initiated_by", &b.initiated_by);
+    checks.finish()?;
+    Ok(CancelInput { reason, initiated_by: initiated_by.unwrap_or(Initiator::Agent), version: b.version })
+}
+
+/// A hand-over body as the use case's input.
+pub fn handover_input(b: &HandoverBody) -> Result<HandoverInput, AppError> {
     let mut checks = Checks::default();
     let note = checks.text("note", &b.note, 5000);
     checks.finish()?;
-    let to = b.to_agent_id.clone();
-    let expected = b.version.or(if_match(&req)?);
-    let now = state.clock.now();
-    let who = caller.clone();
-    let views = state.views.clone();
-    let id = id.into_inner();
-    idempotent_write(&state, &caller, &req, &body.raw, StatusCode::OK, move |conn| {
-        let (promise, customer) = visible_promise(conn, &who, &id)?;
-        who.check_promise_actor(&promise.owner_agent_id, customer.team_id.as_deref())?;
-        transition_check(&promise, Action::HandOver)?;
-        version_check(&promise, expected)?;
-        let target = agents::find(conn, &to)?.filter(|a| a.active).ok_or_else(|| {
-            AppError::invalid("to_agent_id", "unknown_agent", format!("agent `{to}` does not exist or is inactive"))
-        })?;
-        if target.id == promise.owner_agent_id {
-            return Err(AppError::invalid("to_agent_id", "same_owner", "the promise already belongs to this agent"));
-        }
-        if target.team_id != customer.team_id && !who.is_admin() {
-            return Err(AppError::invalid("to_agent_id", "other_team", "hand-overs stay within the customer's team"));
-        }
-        let from = promise.owner_agent_id.clone();
-        let mut changed = promise.clone();
-        changed.owner_agent_id = target.id.clone();
-        let data = json!({ "from": from, "to": target.id, "note": note });
-        ledger::save(
-            conn,
-            &promise,
-            &mut changed,
-            now.timestamp_millis(),
-            Some(&who.agent_id),
-            vec![(EventKind::HandedOver, data)],
-        )?;
-        outbox::reassign(conn, &changed.id, &changed.owner_agent_id, now.timestamp_millis())?;
-        events::emit(conn, "promise.handed_over", now, || promise_event_data(&changed, &customer, &views))?;
-        to_json(promise_out(changed, Vec::new()))
-    })
-    .await
+    Ok(HandoverInput { to_agent_id: b.to_agent_id.clone(), note, version: b.version })
 }
 
 /// The version in an `If-Match` header (`"3"` or `3`), if any.
@@ -1057,9 +750,7 @@ pub async fn preview(
         .db
         .read(move |conn| {
             let customer = visible_customer(conn, &caller, &customer_id)?;
-            let owner = agents::find(conn, &owner_id)?.filter(|a| a.active).ok_or_else(|| {
-                AppError::invalid("owner_agent_id", "unknown_agent", format!("agent `{owner_id}` does not exist"))
-            })?;
+            let owner = team_agent(conn, "owner_agent_id", &owner_id, customer.team_id.as_deref())?;
             let plan = plan_for(conn, &input, kind, &customer, &owner, now)?;
             let owner_zone = parse_zone(&owner.time_zone).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
             Ok(PreviewOut {

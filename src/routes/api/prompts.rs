@@ -6,16 +6,14 @@ use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use futures_util::stream;
 use serde::Deserialize;
-use serde_json::json;
 use utoipa::IntoParams;
 
 use super::page_limit;
 use crate::auth::Caller;
-use crate::domain::vocab::EventKind;
 use crate::error::{AppError, Problem};
-use crate::ledger;
-use crate::repo::{agents, promises, prompts};
+use crate::repo::{agents, prompts};
 use crate::scheduler::prompt_json;
+use crate::service;
 use crate::startup::AppState;
 
 /// Routes of this resource.
@@ -67,32 +65,16 @@ pub async fn list(
 /// Acknowledges a prompt: the agent has seen it and is on it (stops the escalation).
 #[utoipa::path(post, path = "/api/v1/prompts/{id}/ack", tag = "prompts", params(("id" = String, Path)),
     responses((status = 200, body = Object), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 409, body = Problem, description = "already acknowledged")),
+        (status = 404, body = Problem, description = "no such prompt, or another agent's"), (status = 409, body = Problem, description = "already acknowledged")),
     security(("bearer" = [])))]
 pub async fn acknowledge(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let now = state.clock.now().timestamp_millis();
-    let out = state
-        .db
-        .write(move |conn| {
-            let prompt = prompts::find(conn, &id)?.ok_or_else(|| AppError::not_found("prompt", id.as_str()))?;
-            if prompt.agent_id != caller.agent_id && !caller.is_admin() {
-                return Err(AppError::Forbidden("only the prompted agent acknowledges a prompt".into()));
-            }
-            if !prompts::acknowledge(conn, &prompt.id, now)? {
-                return Err(AppError::Conflict { detail: "the prompt is already acknowledged".into(), extra: Some(json!({ "current_status": "acknowledged" })) });
-            }
-            if let Some(promise) = promises::find(conn, &prompt.promise_id)? {
-                let data = json!({ "prompt_id": prompt.id, "purpose": prompt.purpose, "occurrence": super::instant(prompt.occurrence_at) });
-                ledger::append(conn, &promise, EventKind::Acknowledged, Some(&caller.agent_id), now, data)?;
-            }
-            let fresh = prompts::find(conn, &prompt.id)?.ok_or_else(|| AppError::not_found("prompt", prompt.id.as_str()))?;
-            Ok(prompt_json(&fresh))
-        })
-        .await?;
+    let ctx = state.ctx();
+    let out =
+        state.db.write(move |conn| Ok(prompt_json(&service::prompts::acknowledge(conn, &ctx, &caller, &id)?))).await?;
     Ok(HttpResponse::Ok().json(out))
 }
 
