@@ -336,7 +336,7 @@ const PROMISES_PER_TRANSACTION: usize = 2_000;
 /// rollups' summed changes): its `created` event with its rollups, as `POST /promises` records it, then `history`
 /// effect-free events (reminded, prompted, acknowledged in turn), so the ledger reaches the size of a service that
 /// has run for a while without changing the rollups.
-fn append_ledger(conn: &mut DbConn, rows: &[Promise], history: usize, now: i64) -> Result<(), AppError> {
+fn append_ledger(conn: &mut tendero::db::Tx<'_>, rows: &[Promise], history: usize, now: i64) -> Result<(), AppError> {
     let mut events = Vec::with_capacity(rows.len() * (history + 1));
     for p in rows {
         events.push((p, tendero::service::promises::created_event_of(p)?));
@@ -393,7 +393,8 @@ fn write_promises(
                 c
             })
             .collect();
-        db.write_blocking(|conn| Ok(insert_rows!(conn, schema::customers::table, &rows)?)).expect("insert customers");
+        db.write_blocking(|conn| Ok(insert_rows!(&mut **conn, schema::customers::table, &rows)?))
+            .expect("insert customers");
     }
     let mut done = 0usize;
     for chunk in offsets.chunks(PROMISES_PER_TRANSACTION) {
@@ -441,7 +442,7 @@ fn write_promises(
             })
             .collect();
         db.write_blocking(|conn| {
-            insert_rows!(conn, schema::promises::table, &rows)?;
+            insert_rows!(&mut **conn, schema::promises::table, &rows)?;
             append_ledger(conn, &rows, history, now)?;
             for p in &rows {
                 tendero::outbox::schedule_new(conn, p, tolerances, now)?;

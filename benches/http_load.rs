@@ -237,10 +237,13 @@ fn raw_limit(url: &str, template: &tendero::repo::promises::Promise, seconds: u6
         let mut p = template.clone();
         p.id = tendero::clock::new_id("prm");
         conn.batch_execute("BEGIN").unwrap();
-        tendero::repo::promises::insert(&mut conn, &p).unwrap();
-        let created = tendero::service::promises::created_event_of(&p).unwrap();
-        tendero::ledger::append(&mut conn, &p, created, Some(&p.made_by_agent_id), now).unwrap();
-        tendero::outbox::schedule_new(&mut conn, &p, &tolerances, now).unwrap();
+        let (written, _) = tendero::db::Tx::scoped(&mut conn, |tx| {
+            tendero::repo::promises::insert(tx, &p)?;
+            let created = tendero::service::promises::created_event_of(&p)?;
+            tendero::ledger::append(tx, &p, created, Some(&p.made_by_agent_id), now)?;
+            tendero::outbox::schedule_new(tx, &p, &tolerances, now)
+        });
+        written.unwrap();
         conn.batch_execute("COMMIT").unwrap();
         n += 1;
     }

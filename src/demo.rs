@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::auth::hash_password;
 use crate::clock::{from_ms, new_id, to_ms};
-use crate::db::{Db, DbConn};
+use crate::db::{Db, Tx};
 use crate::domain::promise::judging::Contact;
 use crate::domain::promise::lifecycle::{self, Keep, Make};
 use crate::domain::promise::NewDue;
@@ -83,15 +83,15 @@ pub fn create_admin(
     .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-struct Seeder<'a> {
-    conn: &'a mut DbConn,
+struct Seeder<'a, 'c> {
+    conn: &'a mut Tx<'c>,
     now: DateTime<Utc>,
     team_id: String,
     tolerances: &'a Tolerances,
     views: Arc<Views>,
 }
 
-impl Seeder<'_> {
+impl Seeder<'_, '_> {
     #[expect(clippy::too_many_arguments, reason = "one call per demo person reads like a cast list")]
     fn agent(
         &mut self,
@@ -397,7 +397,7 @@ pub fn seed(db: &Db, tolerances: &Tolerances, synthetic: u32, now: DateTime<Utc>
     .map_err(|e| anyhow::anyhow!("seeding the demo failed: {e}"))
 }
 
-fn seed_stories(s: &mut Seeder<'_>, marta: &Agent, jorge: &Agent, ayoze: &Agent) -> Result<(), AppError> {
+fn seed_stories(s: &mut Seeder<'_, '_>, marta: &Agent, jorge: &Agent, ayoze: &Agent) -> Result<(), AppError> {
     let h = Duration::hours;
     let d = Duration::days;
     let m = Duration::minutes;
@@ -665,7 +665,7 @@ fn window_of(customer: &Customer) -> WeeklyWindow {
     WeeklyWindow::parse(&customer.contact_window).unwrap_or_else(|_| WeeklyWindow::always())
 }
 
-fn seed_synthetic(s: &mut Seeder<'_>, n: u32, owners: &[&Agent]) -> Result<(), AppError> {
+fn seed_synthetic(s: &mut Seeder<'_, '_>, n: u32, owners: &[&Agent]) -> Result<(), AppError> {
     const FIRST: [&str; 8] = ["Ana", "Luis", "Elena", "Pablo", "Sara", "Diego", "Nuria", "Javier"];
     const LAST: [&str; 8] = ["Royo", "Lasheras", "Gracia", "Bernal", "Castán", "Lafuente", "Moliner", "Serrano"];
     const ZONES: [&str; 3] = ["Europe/Madrid", "Atlantic/Canary", "America/New_York"];

@@ -2,7 +2,7 @@
 //! (`version`), always together with its ledger events and the metric rollups they move, in the caller's
 //! transaction.
 
-use crate::db::DbConn;
+use crate::db::Tx;
 use crate::domain::metrics;
 use crate::domain::promise::LedgerEvent;
 use crate::error::AppError;
@@ -25,7 +25,7 @@ fn row<'a>(promise: &'a Promise, event: &LedgerEvent, actor: Option<&'a str>, at
 /// Appends one event for `promise` without changing the row (the row as it is now; for `created`, just
 /// inserted).
 pub fn append(
-    conn: &mut DbConn,
+    conn: &mut Tx<'_>,
     promise: &Promise,
     mut event: LedgerEvent,
     actor: Option<&str>,
@@ -42,7 +42,7 @@ pub fn append(
 
 /// [`append`] for several events of several promises, in the order given: one multi-row INSERT for the events
 /// and one pass over the rollups for all their effects (the scheduler records a batch of prompts this way).
-pub fn append_all(conn: &mut DbConn, events: Vec<(&Promise, LedgerEvent)>, at_ms: i64) -> Result<(), AppError> {
+pub fn append_all(conn: &mut Tx<'_>, events: Vec<(&Promise, LedgerEvent)>, at_ms: i64) -> Result<(), AppError> {
     let mut rows = Vec::with_capacity(events.len());
     let mut deltas = Vec::new();
     for (promise, mut event) in events {
@@ -63,7 +63,7 @@ pub fn append_all(conn: &mut DbConn, events: Vec<(&Promise, LedgerEvent)>, at_ms
 /// Also keeps `accountable_agent_id`: a new due time (reschedule, next occurrence) belongs to the owner; a
 /// hand-over moves it only while the due time has not passed, so a miss stays with whoever missed it.
 pub fn save(
-    conn: &mut DbConn,
+    conn: &mut Tx<'_>,
     before: &Promise,
     changed: &mut Promise,
     now_ms: i64,

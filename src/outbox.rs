@@ -5,7 +5,7 @@
 use chrono::Duration;
 
 use crate::clock::{from_ms, new_id};
-use crate::db::DbConn;
+use crate::db::Tx;
 use crate::domain::schedule::{plan, Timing};
 use crate::domain::vocab::{PromiseKind, PromiseStatus};
 use crate::error::AppError;
@@ -47,7 +47,7 @@ pub fn next_occurrence(
 /// Replaces the promise's pending deliveries with those of its current occurrence (none when it is closed).
 ///
 /// Deliveries already made for the same occurrence (delivered or failed) are kept, and not planned again.
-pub fn schedule(conn: &mut DbConn, promise: &Promise, tolerances: &Tolerances, now_ms: i64) -> Result<(), AppError> {
+pub fn schedule(conn: &mut Tx<'_>, promise: &Promise, tolerances: &Tolerances, now_ms: i64) -> Result<(), AppError> {
     deliveries::retire_pending(conn, &promise.id)?;
     deliveries::insert_all(conn, &planned(promise, tolerances, now_ms))?;
     Ok(())
@@ -56,7 +56,7 @@ pub fn schedule(conn: &mut DbConn, promise: &Promise, tolerances: &Tolerances, n
 /// Writes the deliveries of a promise that has none yet (one just made): [`schedule`] without retiring pending
 /// ones or looking for earlier ones, two statements wasted on the creation path.
 pub fn schedule_new(
-    conn: &mut DbConn,
+    conn: &mut Tx<'_>,
     promise: &Promise,
     tolerances: &Tolerances,
     now_ms: i64,
@@ -95,13 +95,13 @@ fn planned(promise: &Promise, tolerances: &Tolerances, now_ms: i64) -> Vec<Deliv
 }
 
 /// Retires a closed promise's pending deliveries.
-pub fn retire(conn: &mut DbConn, promise_id: &str) -> Result<(), AppError> {
+pub fn retire(conn: &mut Tx<'_>, promise_id: &str) -> Result<(), AppError> {
     deliveries::retire_pending(conn, promise_id)?;
     Ok(())
 }
 
 /// Points pending deliveries at a new owner after a hand-over.
-pub fn reassign(conn: &mut DbConn, promise_id: &str, owner_id: &str, now_ms: i64) -> Result<(), AppError> {
+pub fn reassign(conn: &mut Tx<'_>, promise_id: &str, owner_id: &str, now_ms: i64) -> Result<(), AppError> {
     deliveries::reassign_pending(conn, promise_id, owner_id, now_ms)?;
     Ok(())
 }

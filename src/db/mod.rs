@@ -5,8 +5,10 @@
 //! second backend is one more enum variant and one more migrations folder.
 
 pub mod schema;
+pub mod tx;
 pub mod wakes;
 
+pub use tx::Tx;
 pub use wakes::Wakes;
 
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
@@ -188,7 +190,7 @@ pub struct Db {
 /// What a write job tells the writer: whether its work stands, and how to answer once the group's commit is
 /// known (`Err` carries why the commit failed).
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
-type Run = Box<dyn FnOnce(&mut DbConn) -> (bool, Completion) + Send>;
+type Run = Box<dyn FnOnce(&mut DbConn, &mut tx::Group) -> (bool, Completion) + Send>;
 
 /// A queued write: `run` does the work and returns whether it stands and how to answer; `abort` answers a job
 /// that never got to run (no connection, no transaction).
@@ -268,25 +270,30 @@ fn run_group(pool: &DbPool, backend: Backend, jobs: Vec<Job>) {
         }
         return;
     }
-    let mut rollups = crate::repo::metrics::GroupRollups::begin();
-    let mut subscriptions = crate::repo::messages::GroupSubscriptions::begin();
+    // The group's rollup changes are held back and written once, summed, before the commit (see
+    // `repo::metrics::write_held`); the subscriptions are read once per group.
+    let mut group = tx::Group::holding();
     let mut completions: Vec<Completion> = Vec::with_capacity(jobs.len());
     for job in jobs {
-        rollups.job();
-        let (ok, done) = (job.run)(&mut conn);
+        let mark = group.rollups.as_ref().map_or(0, Vec::len);
+        let (ok, done) = (job.run)(&mut conn, &mut group);
         completions.push(done);
         let next = if ok {
             "RELEASE job; SAVEPOINT job"
         } else {
-            rollups.discard_job();
-            subscriptions.discard_job();
+            // The job's rows are rolled back with its savepoint; what it held goes with them, and it may have
+            // changed the subscriptions before failing.
+            if let Some(held) = group.rollups.as_mut() {
+                held.truncate(mark);
+            }
+            group.subscriptions = None;
             "ROLLBACK TO job"
         };
         if let Err(e) = conn.batch_execute(next) {
             return give_up(&mut conn, e.to_string(), completions);
         }
     }
-    if let Err(e) = rollups.write(&mut conn) {
+    if let Err(e) = crate::repo::metrics::write_held(&mut conn, group.rollups.take().unwrap_or_default()) {
         return give_up(&mut conn, format!("metric rollups: {e}"), completions);
     }
     // COMMIT releases the savepoint left open.
@@ -315,7 +322,7 @@ fn fail_job(job: Job, why: &str) {
 /// Wraps a write closure as a job that answers through `reply` once the commit is known.
 fn job_of<T, F>(f: F, reply: impl FnOnce(Result<T, AppError>) + Send + 'static) -> Job
 where
-    F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+    F: FnOnce(&mut Tx<'_>) -> Result<T, AppError> + Send + 'static,
     T: Send + 'static,
 {
     type Reply<T> = Box<dyn FnOnce(Result<T, AppError>) + Send>;
@@ -324,8 +331,8 @@ where
         std::sync::Arc::new(std::sync::Mutex::new(Some(Box::new(reply))));
     let for_abort = slot.clone();
     let span = tracing::Span::current();
-    let run: Run = Box::new(move |conn: &mut DbConn| {
-        let outcome = span.in_scope(|| catch_unwind(AssertUnwindSafe(|| f(conn))));
+    let run: Run = Box::new(move |conn: &mut DbConn, group: &mut tx::Group| {
+        let outcome = span.in_scope(|| catch_unwind(AssertUnwindSafe(|| f(&mut Tx::new(conn, group)))));
         let ok = matches!(outcome, Ok(Ok(_)));
         let done: Completion = Box::new(move |commit: Result<(), String>| {
             let answer = match (outcome, commit) {
@@ -448,16 +455,13 @@ impl Db {
     /// commits; they are rolled back on `Err` or panic.
     pub async fn write<T, F>(&self, f: F) -> Result<T, AppError>
     where
-        F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let recorded = move |conn: &mut DbConn| match wakes::recording(|| f(conn)) {
-            (Ok(value), added) => Ok((value, added)),
-            (Err(e), _) => Err(e),
-        };
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let recorded = move |tx: &mut Tx<'_>| f(tx).map(|value| (value, tx.added()));
         let job = job_of(recorded, move |answer| {
-            let _ = tx.send(answer);
+            let _ = reply.send(answer);
         });
         self.writer.send(job).map_err(|_| AppError::Unavailable("the database writer has stopped".into()))?;
         let (value, added) =
@@ -469,10 +473,14 @@ impl Db {
     /// Synchronous variant of [`Db::write`] for the CLI, start-up code and tests, in a transaction of its own. On
     /// SQLite it takes the single write connection between the writer's groups (the pool has one), so writes stay
     /// one at a time.
-    pub fn write_blocking<T>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, AppError>) -> Result<T, AppError> {
+    pub fn write_blocking<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T, AppError>) -> Result<T, AppError> {
         let mut conn = get(&self.write)?;
-        let (value, added) = wakes::recording(|| in_write_transaction(&mut conn, f));
-        let value = value?;
+        let mut added = wakes::Added::default();
+        let value = in_write_transaction(&mut conn, |conn| {
+            let (value, recorded) = Tx::scoped(conn, f);
+            added = recorded;
+            value
+        })?;
         self.wakes.added(added);
         Ok(value)
     }
@@ -732,7 +740,7 @@ mod group_commit_tests {
                         let counted: i64 = webhook_subscriptions::table
                             .filter(webhook_subscriptions::active.eq(true))
                             .count()
-                            .get_result(conn)?;
+                            .get_result(&mut **conn)?;
                         if i % 3 == 0 {
                             return Err(AppError::conflict("refused after subscribing"));
                         }
@@ -755,7 +763,7 @@ mod group_commit_tests {
         }
         assert_eq!(stood, 60);
         let ids: Vec<String> = db
-            .read_blocking(|conn| Ok(messages::active_subscriptions(conn)?.into_iter().map(|s| s.id).collect()))
+            .read_blocking(|conn| Ok(messages::read_active_subscriptions(conn)?.into_iter().map(|s| s.id).collect()))
             .unwrap();
         // What stands is what the writes that stood subscribed, less some they deactivated (which ones depends on
         // the order the writes ran in).
@@ -766,7 +774,7 @@ mod group_commit_tests {
     }
 
     /// The changes one numbered write makes to the rollups, and whether it then fails or panics.
-    fn rollup_write(conn: &mut DbConn, i: usize) -> Result<usize, AppError> {
+    fn rollup_write(conn: &mut Tx<'_>, i: usize) -> Result<usize, AppError> {
         use crate::domain::metrics::{Counts, Delta, Key};
         let key = Key {
             day: 20_400 + (i % 9) as i32,

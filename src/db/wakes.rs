@@ -1,8 +1,9 @@
 //! Waking the background loops (scheduler and sender) from the writes that give them work.
 //!
-//! A write that adds a delivery or queues a message says so as it does it ([`delivery_added`], [`message_added`],
-//! called by the repository functions that write those rows); once its transaction has committed, [`Db::write`]
-//! and [`Db::write_blocking`] hand what it added to [`Wakes::added`]. The scheduler is woken only when a delivery
+//! A write that adds a delivery or queues a message says so on its transaction context as it does it
+//! ([`super::Tx::delivery_added`], [`super::Tx::message_added`], called by the repository functions that write
+//! those rows); once its transaction has committed, [`Db::write`] and [`Db::write_blocking`] hand what it added to
+//! [`Wakes::added`]. The scheduler is woken only when a delivery
 //! falls due before the moment it already plans to wake, the sender only when a message was queued. Most writes
 //! (a new promise, whose reminders are hours or days away) wake nothing, where waking on every write made the
 //! loops look at the database once per write.
@@ -13,7 +14,6 @@
 //! [`Db::write`]: super::Db::write
 //! [`Db::write_blocking`]: super::Db::write_blocking
 
-use std::cell::Cell;
 use std::future::Future;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration as StdDuration;
@@ -31,33 +31,6 @@ pub struct Added {
     pub earliest_delivery: Option<i64>,
     /// Whether it queued a message.
     pub message: bool,
-}
-
-thread_local! {
-    /// What the write running on this thread has added so far.
-    static ADDED: Cell<Added> = const { Cell::new(Added { earliest_delivery: None, message: false }) };
-}
-
-/// Records that the running write added a pending delivery that fires at `at_ms`.
-pub fn delivery_added(at_ms: i64) {
-    ADDED.with(|added| {
-        let mut now = added.get();
-        now.earliest_delivery = Some(now.earliest_delivery.map_or(at_ms, |earliest| earliest.min(at_ms)));
-        added.set(now);
-    });
-}
-
-/// Records that the running write queued a message.
-pub fn message_added() {
-    ADDED.with(|added| added.set(Added { message: true, ..added.get() }));
-}
-
-/// Runs a write's closure, returning what it added along with its result.
-pub(super) fn recording<T>(f: impl FnOnce() -> T) -> (T, Added) {
-    // A write that panicked earlier on this thread may have left its record behind.
-    ADDED.set(Added::default());
-    let result = f();
-    (result, ADDED.take())
 }
 
 /// The background loops' alarm clocks, one set per database.
@@ -176,21 +149,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_write_records_its_earliest_delivery_and_whether_it_queued_a_message() {
-        let ((), added) = recording(|| {
-            delivery_added(5_000);
-            delivery_added(3_000);
-            delivery_added(9_000);
-        });
-        assert_eq!(added, Added { earliest_delivery: Some(3_000), message: false });
-        let ((), added) = recording(message_added);
-        assert_eq!(added, Added { earliest_delivery: None, message: true });
-        // Nothing carries over to the next write on the thread.
-        let ((), added) = recording(|| ());
-        assert_eq!(added, Added::default());
-    }
 
     #[tokio::test]
     async fn the_scheduler_is_woken_only_by_deliveries_earlier_than_its_plan() {

@@ -5,7 +5,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
 use crate::clock::{from_ms, new_id};
-use crate::db::DbConn;
+use crate::db::Tx;
 use crate::domain::promise::LedgerEvent;
 use crate::domain::time::{format_offset, parse_zone};
 use crate::error::AppError;
@@ -76,7 +76,7 @@ pub fn promise_payload(promise: &Promise, customer: &Customer, views: &Views, ev
 /// `data` is built only when a subscription wants the event: most events have no subscriber, and building a
 /// payload (a rendered confirmation, the spoken due time) is a measurable share of a write.
 pub fn emit(
-    conn: &mut DbConn,
+    conn: &mut Tx<'_>,
     event_type: &str,
     now: DateTime<Utc>,
     data: impl FnOnce() -> Value,
@@ -114,7 +114,7 @@ pub fn webhooks(subscriptions: &[Subscription], event_type: &str, data: &Value, 
 
 /// Queues an email.
 pub fn email(
-    conn: &mut DbConn,
+    conn: &mut Tx<'_>,
     to: &str,
     subject: &str,
     body: &str,

@@ -179,6 +179,25 @@ impl Delta {
     }
 }
 
+/// A change to the rollups, as a write makes it: a delta of counters, or one outbound contact counted for the
+/// customer's owner (and whether the owner made it) on the customer-local day.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RollupChange {
+    /// Counters to add.
+    Delta(Delta),
+    /// One outbound contact.
+    Contact {
+        /// Day number.
+        day: i32,
+        /// The customer's team.
+        team: String,
+        /// The customer's owner.
+        owner: String,
+        /// The owner made it.
+        by: bool,
+    },
+}
+
 /// The row facts metrics read from a promise.
 #[derive(Clone, Copy, Debug)]
 pub struct Facts<'a> {

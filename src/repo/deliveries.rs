@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use crate::db::schema::deliveries;
-use crate::db::DbConn;
+use crate::db::{DbConn, Tx};
 
 /// A delivery row.
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
@@ -56,7 +56,7 @@ fn slot(d: &Delivery) -> (&str, i64, &str, &str, &str, i64) {
 ///
 /// One query reads the keys the rows' promises already have, one multi-row INSERT writes the new rows: the
 /// scheduler schedules a batch's escalations at once.
-pub fn insert_all(conn: &mut DbConn, rows: &[Delivery]) -> QueryResult<()> {
+pub fn insert_all(tx: &mut Tx<'_>, rows: &[Delivery]) -> QueryResult<()> {
     type Key = (String, i64, String, String, String, i64);
     let key = |d: &Delivery| -> Key {
         let (promise_id, occurrence_at, purpose, channel, recipient, next_attempt_at) = slot(d);
@@ -65,6 +65,7 @@ pub fn insert_all(conn: &mut DbConn, rows: &[Delivery]) -> QueryResult<()> {
     if rows.is_empty() {
         return Ok(());
     }
+    let conn: &mut DbConn = tx;
     let mut promise_ids: Vec<&str> = rows.iter().map(|d| d.promise_id.as_str()).collect();
     promise_ids.sort_unstable();
     promise_ids.dedup();
@@ -88,14 +89,14 @@ pub fn insert_all(conn: &mut DbConn, rows: &[Delivery]) -> QueryResult<()> {
     for chunk in fresh.chunks(super::ROWS_PER_INSERT) {
         super::insert_rows!(conn, deliveries::table, chunk.to_vec())?;
     }
-    added(fresh.into_iter());
+    added(tx, fresh.iter().copied());
     Ok(())
 }
 
 /// Tells the scheduler's alarm clock about pending deliveries just written (see [`crate::db::wakes`]).
-fn added<'a>(rows: impl Iterator<Item = &'a Delivery>) {
+fn added<'a>(tx: &mut Tx<'_>, rows: impl Iterator<Item = &'a Delivery>) {
     for row in rows.filter(|d| d.status == "pending") {
-        crate::db::wakes::delivery_added(row.next_attempt_at);
+        tx.delivery_added(row.next_attempt_at);
     }
 }
 
@@ -103,7 +104,7 @@ fn added<'a>(rows: impl Iterator<Item = &'a Delivery>) {
 /// fixed number of rows (an array, not a slice) is a statement diesel prepares once and caches, one per count,
 /// where [`insert_all`]'s existence check and slice INSERT are prepared anew on every call; and one statement is
 /// one round trip to PostgreSQL where a row per statement was one per delivery.
-pub fn insert_fresh(conn: &mut DbConn, rows: &[Delivery]) -> QueryResult<()> {
+pub fn insert_fresh(tx: &mut Tx<'_>, rows: &[Delivery]) -> QueryResult<()> {
     // Two plans may coincide (a lead reminder at the due time): the first one stands, as in `insert_all`.
     let mut fresh: Vec<Delivery> = Vec::with_capacity(rows.len());
     for row in rows {
@@ -111,7 +112,8 @@ pub fn insert_fresh(conn: &mut DbConn, rows: &[Delivery]) -> QueryResult<()> {
             fresh.push(row.clone());
         }
     }
-    added(fresh.iter());
+    added(tx, fresh.iter());
+    let conn: &mut DbConn = tx;
     // Owned rows: diesel caches a statement by its type, which must not borrow.
     macro_rules! insert_array {
         ($n:literal) => {{

@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use crate::db::schema::interactions;
-use crate::db::DbConn;
+use crate::db::{DbConn, Tx};
 
 /// An interaction row.
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
@@ -53,8 +53,8 @@ pub fn stamp(
 }
 
 /// Inserts an interaction and, for an outbound one, counts it in the continuity rollup.
-pub fn insert(conn: &mut DbConn, interaction: &Interaction) -> QueryResult<()> {
-    diesel::insert_into(interactions::table).values(interaction).execute(conn)?;
+pub fn insert(conn: &mut Tx<'_>, interaction: &Interaction) -> QueryResult<()> {
+    diesel::insert_into(interactions::table).values(interaction).execute(&mut **conn)?;
     if interaction.direction == "outbound" {
         let day = interaction.local_date.as_deref().and_then(crate::domain::metrics::day_of_local);
         if let (Some(owner), Some(day)) = (&interaction.owner_agent_id, day) {

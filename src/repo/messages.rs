@@ -4,7 +4,7 @@
 use diesel::prelude::*;
 
 use crate::db::schema::{messages, webhook_subscriptions};
-use crate::db::DbConn;
+use crate::db::{DbConn, Tx};
 
 /// A message row.
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
@@ -78,16 +78,17 @@ impl Subscription {
 }
 
 /// Inserts a message.
-pub fn insert(conn: &mut DbConn, message: &Message) -> QueryResult<()> {
-    crate::db::wakes::message_added();
-    diesel::insert_into(messages::table).values(message).execute(conn).map(|_| ())
+pub fn insert(tx: &mut Tx<'_>, message: &Message) -> QueryResult<()> {
+    tx.message_added();
+    diesel::insert_into(messages::table).values(message).execute(&mut **tx).map(|_| ())
 }
 
 /// Inserts messages, several rows per statement.
-pub fn insert_all(conn: &mut DbConn, rows: &[Message]) -> QueryResult<()> {
+pub fn insert_all(tx: &mut Tx<'_>, rows: &[Message]) -> QueryResult<()> {
     if !rows.is_empty() {
-        crate::db::wakes::message_added();
+        tx.message_added();
     }
+    let conn: &mut DbConn = tx;
     for chunk in rows.chunks(super::ROWS_PER_INSERT) {
         super::insert_rows!(conn, messages::table, chunk)?;
     }
@@ -178,8 +179,9 @@ pub fn record_attempt(
 }
 
 /// Puts a message back in the queue now (redelivery of a dead or delivered message), with fresh retries.
-pub fn requeue(conn: &mut DbConn, id: &str, now_ms: i64) -> QueryResult<bool> {
-    crate::db::wakes::message_added();
+pub fn requeue(tx: &mut Tx<'_>, id: &str, now_ms: i64) -> QueryResult<bool> {
+    tx.message_added();
+    let conn: &mut DbConn = tx;
     diesel::update(messages::table.find(id))
         .set((
             messages::status.eq("pending"),
@@ -209,8 +211,9 @@ pub fn of_target(conn: &mut DbConn, target: &str, limit: i64) -> QueryResult<Vec
 }
 
 /// Inserts a subscription.
-pub fn insert_subscription(conn: &mut DbConn, sub: &Subscription) -> QueryResult<()> {
-    GroupSubscriptions::forget();
+pub fn insert_subscription(tx: &mut Tx<'_>, sub: &Subscription) -> QueryResult<()> {
+    tx.group().subscriptions = None;
+    let conn: &mut DbConn = tx;
     diesel::insert_into(webhook_subscriptions::table).values(sub).execute(conn).map(|_| ())
 }
 
@@ -219,78 +222,32 @@ pub fn find_subscription(conn: &mut DbConn, id: &str) -> QueryResult<Option<Subs
     webhook_subscriptions::table.find(id).select(Subscription::as_select()).first(conn).optional()
 }
 
-/// Active subscriptions; inside a writer's group, read once per group (see [`GroupSubscriptions`]).
-pub fn active_subscriptions(conn: &mut DbConn) -> QueryResult<Vec<Subscription>> {
-    if let Some(read) = MEMO.with_borrow(|memo| match memo {
-        Memo::Read(subscriptions) => Some(subscriptions.clone()),
-        Memo::Off | Memo::Unread => None,
-    }) {
-        return Ok(read);
+/// Active subscriptions, as a write sees them: read once per writer's group and kept on the transaction
+/// context, since every promise created and every ledger event asks which subscriptions want it (on PostgreSQL a
+/// round trip each) and they change rarely. A subscription change in the group, or a job that fails, makes the
+/// next job read them again.
+pub fn active_subscriptions(tx: &mut Tx<'_>) -> QueryResult<Vec<Subscription>> {
+    if let Some(read) = &tx.group().subscriptions {
+        return Ok(read.clone());
     }
-    let read: Vec<Subscription> = webhook_subscriptions::table
-        .filter(webhook_subscriptions::active.eq(true))
-        .order(webhook_subscriptions::created_at.asc())
-        .select(Subscription::as_select())
-        .load(conn)?;
-    MEMO.with_borrow_mut(|memo| {
-        if matches!(memo, Memo::Unread) {
-            *memo = Memo::Read(read.clone());
-        }
-    });
+    let read = read_active_subscriptions(tx)?;
+    tx.group().subscriptions = Some(read.clone());
     Ok(read)
 }
 
-/// What this thread's writer group knows of the active subscriptions.
-enum Memo {
-    /// Not in a group: every call reads.
-    Off,
-    /// In a group, not read since it began or since they changed.
-    Unread,
-    /// In a group, as read.
-    Read(Vec<Subscription>),
-}
-
-thread_local! {
-    static MEMO: std::cell::RefCell<Memo> = const { std::cell::RefCell::new(Memo::Off) };
-}
-
-/// Reads the active subscriptions once per group of a group-commit writer instead of once per job: every promise
-/// created and every ledger event asks which subscriptions want it (on PostgreSQL a round trip each), and they
-/// change rarely. A change of subscription made in the group, or a job that fails (its changes rolled back), makes
-/// the next job read them again. Held per thread, like [`crate::repo::metrics::GroupRollups`]: the writer's thread
-/// runs the group's jobs and nothing else meanwhile.
-pub struct GroupSubscriptions(());
-
-impl GroupSubscriptions {
-    /// Starts remembering the subscriptions read on this thread.
-    pub fn begin() -> Self {
-        MEMO.set(Memo::Unread);
-        Self(())
-    }
-
-    /// Forgets what was read, after a job that failed (it may have changed them before its savepoint was rolled back).
-    pub fn discard_job(&mut self) {
-        Self::forget();
-    }
-
-    fn forget() {
-        MEMO.with_borrow_mut(|memo| {
-            if matches!(memo, Memo::Read(_)) {
-                *memo = Memo::Unread;
-            }
-        });
-    }
-}
-
-impl Drop for GroupSubscriptions {
-    fn drop(&mut self) {
-        MEMO.set(Memo::Off);
-    }
+/// Active subscriptions, read now (a read connection, or a listing).
+pub fn read_active_subscriptions(conn: &mut DbConn) -> QueryResult<Vec<Subscription>> {
+    webhook_subscriptions::table
+        .filter(webhook_subscriptions::active.eq(true))
+        .order(webhook_subscriptions::created_at.asc())
+        .select(Subscription::as_select())
+        .load(conn)
 }
 
 /// Deactivates a subscription; returns whether it existed.
-pub fn deactivate_subscription(conn: &mut DbConn, id: &str, now_ms: i64) -> QueryResult<bool> {
-    GroupSubscriptions::forget();
+pub fn deactivate_subscription(tx: &mut Tx<'_>, id: &str, now_ms: i64) -> QueryResult<bool> {
+    tx.group().subscriptions = None;
+    let conn: &mut DbConn = tx;
     diesel::update(webhook_subscriptions::table.find(id))
         .set((webhook_subscriptions::active.eq(false), webhook_subscriptions::updated_at.eq(now_ms)))
         .execute(conn)

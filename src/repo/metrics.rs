@@ -10,8 +10,8 @@ use crate::db::schema::{
     interactions, metric_contacts, metric_contacts_weeks, metric_days, metric_lateness, metric_lateness_weeks,
     metric_weeks, promise_events, promises,
 };
-use crate::db::DbConn;
-use crate::domain::metrics::{self, week_of, Counts, Delta, Facts, Key};
+use crate::db::{DbConn, Tx};
+use crate::domain::metrics::{self, week_of, Counts, Delta, Facts, Key, RollupChange};
 use crate::repo::promises::Promise;
 
 /// The facts metrics read from a promise row.
@@ -158,103 +158,55 @@ impl AddTo<'_> {
 
 /// Adds deltas to the rollups, at both grains (the day and its week).
 ///
-/// Inside a writer's group (see [`GroupRollups`]) the deltas are held back and written once, summed, before the
-/// group commits; otherwise they are written now.
-pub fn apply(conn: &mut DbConn, deltas: &[Delta]) -> QueryResult<()> {
-    record(conn, deltas.iter().cloned().map(Change::Delta))
+/// Inside a writer's group the deltas are held back on the transaction context and written once, summed, before
+/// the group commits ([`write_held`]); in a transaction of its own they are written now.
+pub fn apply(tx: &mut Tx<'_>, deltas: &[Delta]) -> QueryResult<()> {
+    record(tx, deltas.iter().cloned().map(RollupChange::Delta))
 }
 
 /// One outbound contact: counted for the customer's owner (and team) on the customer-local date.
-pub fn add_contact(conn: &mut DbConn, day: i32, team_id: &str, owner_id: &str, by_owner: bool) -> QueryResult<()> {
-    let contact = Change::Contact { day, team: team_id.to_string(), owner: owner_id.to_string(), by: by_owner };
-    record(conn, std::iter::once(contact))
+pub fn add_contact(tx: &mut Tx<'_>, day: i32, team_id: &str, owner_id: &str, by_owner: bool) -> QueryResult<()> {
+    let contact = RollupChange::Contact { day, team: team_id.to_string(), owner: owner_id.to_string(), by: by_owner };
+    record(tx, std::iter::once(contact))
 }
 
-/// A change to the rollups, as a ledger write makes it.
-#[derive(Clone, Debug)]
-enum Change {
-    Delta(Delta),
-    Contact { day: i32, team: String, owner: String, by: bool },
-}
-
-thread_local! {
-    /// The changes of the group this thread is running, when it runs one.
-    static HELD: std::cell::RefCell<Option<Vec<Change>>> = const { std::cell::RefCell::new(None) };
-}
-
-fn record(conn: &mut DbConn, changes: impl Iterator<Item = Change>) -> QueryResult<()> {
-    let mut changes = Some(changes);
-    HELD.with_borrow_mut(|held| {
-        if let Some(held) = held.as_mut() {
-            held.extend(changes.take().into_iter().flatten());
+fn record(tx: &mut Tx<'_>, changes: impl Iterator<Item = RollupChange>) -> QueryResult<()> {
+    let (conn, group) = tx.parts();
+    match group.rollups.as_mut() {
+        Some(held) => {
+            held.extend(changes);
+            Ok(())
         }
-    });
-    match changes {
-        Some(changes) => write(conn, &summed(changes)),
-        None => Ok(()),
+        None => write(conn, &summed(changes)),
     }
 }
 
 /// The rollup rows a list of changes adds to, summed per row at both grains.
-fn summed(changes: impl Iterator<Item = Change>) -> Rollups {
+fn summed(changes: impl Iterator<Item = RollupChange>) -> Rollups {
     let mut out = Rollups::default();
     for change in changes {
         match change {
-            Change::Delta(d) => out.add(d),
-            Change::Contact { day, team, owner, by } => out.add_contact(day, team, owner, by),
+            RollupChange::Delta(d) => out.add(d),
+            RollupChange::Contact { day, team, owner, by } => out.add_contact(day, team, owner, by),
         }
     }
     out.with_weeks().without_zeros()
 }
 
-/// Holds back the rollup changes of a group-commit writer's jobs and writes them once, before the group commits.
+/// Writes the rollup changes a group-commit writer's jobs held back, summed per row, table by table in key order,
+/// just before the group commits.
 ///
 /// The rollups are the rows every ledger write touches (one per agent, day and kind, and per week): written job by
 /// job, they cost two upserts per change and, on PostgreSQL, hold those rows locked for the rest of the group, so
 /// writers queue behind each other and two groups touching two agents in opposite orders deadlock. Summed, a group
 /// of creates for a few agents writes a few rows; written table by table in key order, every group locks rows in
 /// the same order, so groups cannot deadlock on them. A job that fails loses its changes with its savepoint.
-///
-/// The changes are held per thread: the writer's thread runs the jobs, and nothing else runs on it meanwhile.
-pub struct GroupRollups {
-    /// Where the current job's changes start.
-    job_start: usize,
-}
-
-impl GroupRollups {
-    /// Starts holding back the rollup changes made on this thread.
-    pub fn begin() -> Self {
-        HELD.set(Some(Vec::new()));
-        Self { job_start: 0 }
-    }
-
-    /// Marks the start of a job.
-    pub fn job(&mut self) {
-        self.job_start = HELD.with_borrow(|held| held.as_ref().map_or(0, Vec::len));
-    }
-
-    /// Forgets the changes of the job that failed (its savepoint was rolled back).
-    pub fn discard_job(&mut self) {
-        let start = self.job_start;
-        HELD.with_borrow_mut(|held| held.as_mut().map(|held| held.truncate(start)));
-    }
-
-    /// Writes the group's changes, summed per row, table by table in key order.
-    pub fn write(self, conn: &mut DbConn) -> QueryResult<()> {
-        let changes = HELD.take().unwrap_or_default();
-        write(conn, &summed(changes.into_iter()))
-    }
-}
-
-impl Drop for GroupRollups {
-    fn drop(&mut self) {
-        // A group given up (its transaction rolled back) leaves nothing held for the next one.
-        HELD.set(None);
-    }
+pub fn write_held(conn: &mut DbConn, held: Vec<RollupChange>) -> QueryResult<()> {
+    write(conn, &summed(held.into_iter()))
 }
 
 /// Adds `rows` to the stored rollups: one upsert per row, table by table, each in key order (see
-/// [`GroupRollups`] for why the order matters).
+/// [`write_held`] for why the order matters).
 fn write(conn: &mut DbConn, rows: &Rollups) -> QueryResult<()> {
     write_grain(conn, &DAYS, &rows.days, &rows.lateness, &rows.contacts)?;
     write_grain(conn, &WEEKS, &rows.weeks, &rows.lateness_weeks, &rows.contacts_weeks)
@@ -563,8 +515,9 @@ pub fn recompute(conn: &mut DbConn) -> QueryResult<Rollups> {
 ///
 /// Runs outside the writer's groups (at start, from the command line): inside one, the changes held back for the
 /// group's earlier jobs would be counted twice, once in the recomputation and once when the group writes them.
-pub fn rebuild(conn: &mut DbConn) -> QueryResult<()> {
-    debug_assert!(HELD.with_borrow(Option::is_none), "rollups rebuilt inside a writer's group");
+pub fn rebuild(tx: &mut Tx<'_>) -> QueryResult<()> {
+    debug_assert!(tx.group().rollups.is_none(), "rollups rebuilt inside a writer's group");
+    let conn: &mut DbConn = tx;
     let fresh = recompute(conn)?;
     for table in [
         "metric_days",
@@ -908,7 +861,7 @@ pub fn totals_by_team_kind(conn: &mut DbConn) -> QueryResult<Vec<(String, String
 const ROLLUPS_VERSION: &str = "1";
 
 /// Rebuilds the rollups at start when they were built with other definitions, or never. Returns whether it did.
-pub fn ensure_current(conn: &mut DbConn, now_ms: i64) -> QueryResult<bool> {
+pub fn ensure_current(conn: &mut Tx<'_>, now_ms: i64) -> QueryResult<bool> {
     if crate::repo::service_state::get(conn, "metric_rollups")?.as_deref() == Some(ROLLUPS_VERSION) {
         return Ok(false);
     }

@@ -69,7 +69,7 @@ impl Batch {
         batch.promises = promises::find_many(conn, &promise_ids)?.into_iter().map(|p| (p.id.clone(), p)).collect();
         let customer_ids = unique(batch.promises.values().map(|p| p.customer_id.as_str()));
         batch.customers = customers::find_many(conn, &customer_ids)?.into_iter().map(|c| (c.id.clone(), c)).collect();
-        batch.subscriptions = messages::active_subscriptions(conn)?;
+        batch.subscriptions = messages::read_active_subscriptions(conn)?;
 
         let prompting: Vec<&Promise> =
             unique(deliveries.iter().filter(|d| prompts_someone(d)).map(|d| d.promise_id.as_str()))

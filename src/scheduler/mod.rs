@@ -16,7 +16,7 @@ use serde_json::json;
 use self::batch::Batch;
 use self::card::{build, Circumstances, History};
 use crate::clock::{from_ms, new_id, Clock};
-use crate::db::{Db, DbConn};
+use crate::db::{Db, DbConn, Tx};
 use crate::delivery::events;
 use crate::delivery::hub::{Hub, LivePrompt};
 use crate::domain::promise::event::Fired as Fired_;
@@ -167,7 +167,7 @@ impl Scheduler {
         crate::db::wakes::run_forever(&self.db, &self.clock, crate::db::wakes::Worker::Scheduler, look, work).await
     }
 
-    fn fire_batch(&self, conn: &mut DbConn, now: DateTime<Utc>) -> Result<(usize, Vec<LivePrompt>), AppError> {
+    fn fire_batch(&self, conn: &mut Tx<'_>, now: DateTime<Utc>) -> Result<(usize, Vec<LivePrompt>), AppError> {
         let now_ms = now.timestamp_millis();
         let lease_until = (now + self.config.lease).timestamp_millis();
         let mut claimed = deliveries::claim_due(conn, &self.instance, now_ms, lease_until, self.config.batch_size)?;
@@ -211,7 +211,7 @@ impl Scheduler {
     /// blocking the queue.
     fn write_gathered(
         &self,
-        conn: &mut DbConn,
+        conn: &mut Tx<'_>,
         gathered: Vec<Fired>,
         now_ms: i64,
     ) -> Result<Vec<LivePrompt>, AppError> {
@@ -247,7 +247,7 @@ impl Scheduler {
         Ok(live)
     }
 
-    fn write_rows(&self, conn: &mut DbConn, gathered: &[Fired], now_ms: i64) -> Result<(), AppError> {
+    fn write_rows(&self, conn: &mut Tx<'_>, gathered: &[Fired], now_ms: i64) -> Result<(), AppError> {
         let prompts: Vec<Prompt> = gathered.iter().flat_map(|f| f.prompts.iter().cloned()).collect();
         prompts::insert_all(conn, &prompts)?;
         let events = gathered
@@ -314,7 +314,7 @@ impl Scheduler {
     #[expect(clippy::too_many_arguments, reason = "the delivery, what it is about and the batch it belongs to")]
     fn judge_one(
         &self,
-        conn: &mut DbConn,
+        conn: &mut Tx<'_>,
         batch: &mut Batch,
         d: &Delivery,
         promise: Promise,
@@ -494,7 +494,7 @@ impl Scheduler {
     /// skipped occurrence.
     fn overdue(
         &self,
-        conn: &mut DbConn,
+        conn: &mut Tx<'_>,
         batch: &Batch,
         promise: Promise,
         customer: &Customer,
@@ -510,7 +510,7 @@ impl Scheduler {
     /// Still not kept long after due: broken.
     fn expire(
         &self,
-        conn: &mut DbConn,
+        conn: &mut Tx<'_>,
         batch: &Batch,
         promise: Promise,
         customer: &Customer,
@@ -524,7 +524,7 @@ impl Scheduler {
     /// A judgement through the one apply path, announced to the subscriptions the batch read once.
     fn apply(
         &self,
-        conn: &mut DbConn,
+        conn: &mut Tx<'_>,
         batch: &Batch,
         promise: &Promise,
         customer: &Customer,

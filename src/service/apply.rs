@@ -3,7 +3,7 @@
 //! events (which move the rollups), replans, retires or reassigns the timers, and queues the outbound event of
 //! every ledger event that announces one, each carrying its details.
 
-use crate::db::DbConn;
+use crate::db::Tx;
 use crate::delivery::events;
 use crate::domain::promise::{Change, LedgerEvent, Timers};
 use crate::error::AppError;
@@ -80,7 +80,7 @@ fn changed_row(before: &Promise, change: &Change) -> Promise {
 /// Writes `change` to `before` (read in this transaction) for `actor` (`None`: the system), and answers the
 /// promise as it now is.
 pub fn apply(
-    conn: &mut DbConn,
+    conn: &mut Tx<'_>,
     ctx: &Ctx,
     outbound: Outbound<'_>,
     before: &Promise,
@@ -106,7 +106,7 @@ pub fn apply(
 
 /// Records an event that leaves the row as it is (an acknowledged prompt), with its outbound event.
 pub fn record(
-    conn: &mut DbConn,
+    conn: &mut Tx<'_>,
     ctx: &Ctx,
     promise: &Promise,
     customer: &Customer,
@@ -124,7 +124,7 @@ pub fn record(
 /// Writes a new promise: the row, its `created` event, its timers, its outbound event, and makes its owner the
 /// customer's shopkeeper when they have none.
 pub fn make(
-    conn: &mut DbConn,
+    conn: &mut Tx<'_>,
     ctx: &Ctx,
     promise: &Promise,
     customer: &Customer,
@@ -146,7 +146,7 @@ pub fn make(
 /// Queues the outbound event of one ledger event, when some subscription wants it. The payload is built only
 /// then: most events have no subscriber, and rendering the texts is a measurable share of a write.
 fn announce(
-    conn: &mut DbConn,
+    conn: &mut Tx<'_>,
     ctx: &Ctx,
     outbound: Outbound<'_>,
     promise: &Promise,

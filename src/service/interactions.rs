@@ -10,7 +10,7 @@ use super::planning::{current_of, keeper_of, next_due};
 use super::Ctx;
 use crate::auth::Caller;
 use crate::clock::{from_ms, new_id};
-use crate::db::DbConn;
+use crate::db::{DbConn, Tx};
 use crate::delivery::events;
 use crate::domain::due::Warning;
 use crate::domain::promise::judging::{self, Contact};
@@ -53,7 +53,7 @@ pub struct Logged {
 
 /// Logs a contact for the caller and applies what it keeps.
 pub fn log(
-    conn: &mut DbConn,
+    conn: &mut Tx<'_>,
     ctx: &Ctx,
     caller: &Caller,
     customer_id: &str,
@@ -153,7 +153,7 @@ fn contact_of(
 
 /// Applies a contact to one promise: `Ok(Err(reason))` when it is not evidence for it.
 fn keep_one(
-    conn: &mut DbConn,
+    conn: &mut Tx<'_>,
     ctx: &Ctx,
     caller: &Caller,
     promise: &Promise,

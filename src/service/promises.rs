@@ -9,11 +9,11 @@ use super::planning::{current_of, kind_of, new_due, plan_for};
 use super::Ctx;
 use crate::auth::Caller;
 use crate::clock::new_id;
-use crate::db::DbConn;
+use crate::db::{DbConn, Tx};
 use crate::domain::due::{DueInput, DuePlan, Warning};
 use crate::domain::promise::judging::{default_grace, Contact};
 use crate::domain::promise::lifecycle::{self, Keep, Make, Reschedule};
-use crate::domain::promise::{LedgerEvent, Refusal};
+use crate::domain::promise::{check_action, Action, Current, LedgerEvent, Refusal};
 use crate::domain::time::{parse_zone, Recurrence};
 use crate::domain::vocab::{Direction, Initiator, PromiseKind, PromiseStatus, Role};
 use crate::error::AppError;
@@ -32,6 +32,25 @@ pub fn refused(refusal: Refusal) -> AppError {
         Refusal::SameOwner => AppError::invalid("to_agent_id", "same_owner", refusal.to_string()),
         Refusal::Evidence(reason) => AppError::invalid("interaction_id", reason.code(), refusal.to_string()),
     }
+}
+
+/// The promise a change is asked of, checked in the order the answers promise: not found (or another team's),
+/// not allowed (not its owner, a manager or an admin), closed (409 with the status, whatever else was asked),
+/// then stale (409 with the version).
+fn to_change(
+    conn: &mut DbConn,
+    ctx: &Ctx,
+    caller: &Caller,
+    id: &str,
+    action: Action,
+    version: Option<i32>,
+) -> Result<(Promise, Customer, Current), AppError> {
+    let (promise, customer) = visible_promise(conn, caller, id)?;
+    check_promise_actor(caller, &promise, &customer)?;
+    let current = current_of(&promise, &ctx.tolerances)?;
+    check_action(current.status, action).map_err(|e| refused(Refusal::Illegal(e)))?;
+    apply::check_version(&promise, version)?;
+    Ok((promise, customer, current))
 }
 
 /// A new promise, as the request asked for it (already parsed and checked field by field).
@@ -173,7 +192,7 @@ pub fn prepare(conn: &mut DbConn, ctx: &Ctx, caller: &Caller, input: NewPromise)
 }
 
 /// Make, write phase: the prepared promise with its `created` event, timers and outbound event.
-pub fn make(conn: &mut DbConn, ctx: &Ctx, caller: &Caller, prepared: Prepared) -> Result<Promise, AppError> {
+pub fn make(conn: &mut Tx<'_>, ctx: &Ctx, caller: &Caller, prepared: Prepared) -> Result<Promise, AppError> {
     apply::make(conn, ctx, &prepared.promise, &prepared.customer, prepared.created, &caller.agent_id)?;
     Ok(prepared.promise)
 }
@@ -200,19 +219,13 @@ pub struct RescheduleInput {
 
 /// Reschedule: the new due time planned as for a new promise; the old one stays in the ledger.
 pub fn reschedule(
-    conn: &mut DbConn,
+    conn: &mut Tx<'_>,
     ctx: &Ctx,
     caller: &Caller,
     id: &str,
     input: RescheduleInput,
 ) -> Result<(Promise, Vec<Warning>), AppError> {
-    let (promise, customer) = visible_promise(conn, caller, id)?;
-    check_promise_actor(caller, &promise, &customer)?;
-    let current = current_of(&promise, &ctx.tolerances)?;
-    // The status is checked before the version and the plan: a closed promise is a conflict whatever was asked.
-    crate::domain::promise::check_action(current.status, crate::domain::promise::Action::Reschedule)
-        .map_err(|e| refused(Refusal::Illegal(e)))?;
-    apply::check_version(&promise, input.version)?;
+    let (promise, customer, current) = to_change(conn, ctx, caller, id, Action::Reschedule, input.version)?;
     let owner = crate::repo::agents::find(conn, &promise.owner_agent_id)?
         .ok_or_else(|| AppError::not_found("agent", &promise.owner_agent_id))?;
     let plan = plan_for(conn, &input.due, kind_of(&promise)?, &customer, &owner, ctx.now)?;
@@ -245,13 +258,8 @@ pub struct KeepInput {
 }
 
 /// Keep: kept for good, judged at the evidence's time (or now).
-pub fn keep(conn: &mut DbConn, ctx: &Ctx, caller: &Caller, id: &str, input: KeepInput) -> Result<Promise, AppError> {
-    let (promise, customer) = visible_promise(conn, caller, id)?;
-    check_promise_actor(caller, &promise, &customer)?;
-    let current = current_of(&promise, &ctx.tolerances)?;
-    crate::domain::promise::check_action(current.status, crate::domain::promise::Action::Keep)
-        .map_err(|e| refused(Refusal::Illegal(e)))?;
-    apply::check_version(&promise, input.version)?;
+pub fn keep(conn: &mut Tx<'_>, ctx: &Ctx, caller: &Caller, id: &str, input: KeepInput) -> Result<Promise, AppError> {
+    let (promise, customer, current) = to_change(conn, ctx, caller, id, Action::Keep, input.version)?;
     let evidence = match &input.interaction_id {
         None => None,
         Some(iid) => {
@@ -291,19 +299,14 @@ pub struct CancelInput {
 
 /// Cancel: cancelled with the customer's agreement, broken without it.
 pub fn cancel(
-    conn: &mut DbConn,
+    conn: &mut Tx<'_>,
     ctx: &Ctx,
     caller: &Caller,
     id: &str,
     input: CancelInput,
 ) -> Result<Promise, AppError> {
     let CancelInput { reason, initiated_by, version } = input;
-    let (promise, customer) = visible_promise(conn, caller, id)?;
-    check_promise_actor(caller, &promise, &customer)?;
-    let current = current_of(&promise, &ctx.tolerances)?;
-    crate::domain::promise::check_action(current.status, crate::domain::promise::Action::Cancel)
-        .map_err(|e| refused(Refusal::Illegal(e)))?;
-    apply::check_version(&promise, version)?;
+    let (promise, customer, current) = to_change(conn, ctx, caller, id, Action::Cancel, version)?;
     let change = lifecycle::cancel(&current, reason, initiated_by).map_err(refused)?;
     apply::apply(conn, ctx, Outbound::Read, &promise, &customer, change, Some(&caller.agent_id))
 }
@@ -321,19 +324,14 @@ pub struct HandoverInput {
 
 /// Hand over: to an active agent of the customer's team, with a note that travels with the promise.
 pub fn hand_over(
-    conn: &mut DbConn,
+    conn: &mut Tx<'_>,
     ctx: &Ctx,
     caller: &Caller,
     id: &str,
     input: HandoverInput,
 ) -> Result<Promise, AppError> {
     let HandoverInput { to_agent_id, note, version } = input;
-    let (promise, customer) = visible_promise(conn, caller, id)?;
-    check_promise_actor(caller, &promise, &customer)?;
-    let current = current_of(&promise, &ctx.tolerances)?;
-    crate::domain::promise::check_action(current.status, crate::domain::promise::Action::HandOver)
-        .map_err(|e| refused(Refusal::Illegal(e)))?;
-    apply::check_version(&promise, version)?;
+    let (promise, customer, current) = to_change(conn, ctx, caller, id, Action::HandOver, version)?;
     let target = team_agent(conn, "to_agent_id", &to_agent_id, customer.team_id.as_deref())?;
     let change = lifecycle::hand_over(&current, &target.id, note).map_err(refused)?;
     apply::apply(conn, ctx, Outbound::Read, &promise, &customer, change, Some(&caller.agent_id))

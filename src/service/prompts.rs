@@ -4,7 +4,7 @@ use super::apply;
 use super::Ctx;
 use crate::auth::Caller;
 use crate::clock::from_ms;
-use crate::db::DbConn;
+use crate::db::Tx;
 use crate::domain::promise::lifecycle;
 use crate::error::AppError;
 use crate::repo::customers;
@@ -13,7 +13,7 @@ use crate::repo::prompts::{self, Prompt};
 
 /// Acknowledges the caller's prompt. Another agent's prompt is "not found", like one that does not exist: an
 /// agent has no business knowing which prompts others got. Admins may acknowledge any.
-pub fn acknowledge(conn: &mut DbConn, ctx: &Ctx, caller: &Caller, id: &str) -> Result<Prompt, AppError> {
+pub fn acknowledge(conn: &mut Tx<'_>, ctx: &Ctx, caller: &Caller, id: &str) -> Result<Prompt, AppError> {
     let prompt = prompts::find(conn, id)?
         .filter(|p| p.agent_id == caller.agent_id || caller.is_admin())
         .ok_or_else(|| AppError::not_found("prompt", id))?;

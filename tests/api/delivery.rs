@@ -307,7 +307,13 @@ async fn every_transition_reaches_the_integrator_with_its_details() {
     let of = |kind: &str| {
         seen.iter().find(|s| s.kind == kind).unwrap_or_else(|| panic!("no {kind} in {seen:?}")).body.clone()
     };
-    let created = of("promise.created");
+    // The sender delivers in no promised order: each event is looked up by its promise.
+    let created = seen
+        .iter()
+        .find(|s| s.kind == "promise.created" && s.body["data"]["promise"]["id"] == callback["id"])
+        .unwrap_or_else(|| panic!("no promise.created for the callback in {seen:?}"))
+        .body
+        .clone();
     assert_eq!(created["data"]["confirmation"], "Te llamaremos el martes 17 de marzo a las 11:00, tu hora.");
     let acknowledged = of("prompt.acknowledged");
     assert_eq!(acknowledged["data"]["details"]["prompt_id"], prompt["id"]);

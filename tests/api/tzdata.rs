@@ -29,7 +29,7 @@ async fn start_up_rederives_future_promises_after_a_tzdata_change_and_records_it
         .write_blocking(move |conn| {
             diesel::update(promises::table.find(&promise_id))
                 .set((promises::due_at.eq(stale), promises::due_offset_seconds.eq(3600)))
-                .execute(conn)?;
+                .execute(&mut **conn)?;
             Ok(service_state::set(conn, "tzdata_version", "2000a", 0)?)
         })
         .unwrap();

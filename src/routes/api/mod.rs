@@ -336,7 +336,7 @@ pub async fn idempotent_write<F>(
     write: F,
 ) -> Result<HttpResponse, AppError>
 where
-    F: FnOnce(&mut DbConn) -> Result<serde_json::Value, AppError> + Send + 'static,
+    F: FnOnce(&mut crate::db::Tx<'_>) -> Result<serde_json::Value, AppError> + Send + 'static,
 {
     let (key, request_hash) = idempotency_of(req, raw)?;
     let agent_id = caller.agent_id.clone();

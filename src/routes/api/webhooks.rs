@@ -154,7 +154,7 @@ pub async fn create(
     security(("bearer" = [])))]
 pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin)?;
-    let rows = state.db.read(|conn| Ok(messages::active_subscriptions(conn)?)).await?;
+    let rows = state.db.read(|conn| Ok(messages::read_active_subscriptions(conn)?)).await?;
     Ok(HttpResponse::Ok().json(rows.into_iter().map(|s| subscription_out(s, false)).collect::<Vec<_>>()))
 }
 
