@@ -2,17 +2,12 @@
 //! customers and promises, and act on their own promises; managers act on their team; admins on everything.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-
-use actix_web::{web, FromRequest, HttpRequest};
 
 use crate::domain::vocab::Role;
 use crate::error::AppError;
 use crate::repo;
-use crate::startup::AppState;
 
 /// The authenticated agent behind a request.
 #[derive(Clone, Debug)]
@@ -88,60 +83,6 @@ pub const SESSION_COOKIE: &str = "tendero_session";
 /// The header scripts of the web pages send their session's CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-impl FromRequest for Caller {
-    type Error = AppError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
-
-    /// A Bearer token, or else the web session cookie. With the cookie, a request that changes something must
-    /// carry the session's CSRF token in `X-CSRF-Token`, so another site cannot act with the agent's cookie.
-    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let header = req.headers().get(actix_web::http::header::AUTHORIZATION).map(|v| v.to_str().map(str::to_owned));
-        let cookie = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
-        let csrf = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let safe = req.method().is_safe();
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        Box::pin(async move {
-            let state = state.ok_or_else(|| AppError::Internal(anyhow::anyhow!("application state missing")))?;
-            let secret = match (header, cookie) {
-                (None, Some(cookie)) => {
-                    let now = state.clock.now().timestamp_millis();
-                    let found = state.db.read(move |conn| Ok(repo::sessions::find(conn, &cookie, now)?)).await?;
-                    let (session, agent) =
-                        found.ok_or_else(|| AppError::Unauthorized("the session has ended; log in again".into()))?;
-                    if !safe && csrf.as_deref() != Some(session.csrf_token.as_str()) {
-                        return Err(AppError::Forbidden(
-                            "a change made with the session cookie needs the page's X-CSRF-Token header".into(),
-                        ));
-                    }
-                    return caller_of(agent);
-                }
-                (None, None) => {
-                    return Err(AppError::Unauthorized("missing Authorization: Bearer <token> header".into()))
-                }
-                (Some(Err(_)), _) => {
-                    return Err(AppError::Unauthorized("the Authorization header is not valid text".into()))
-                }
-                (Some(Ok(value)), _) => match value.strip_prefix("Bearer ").map(str::trim) {
-                    Some(token) if !token.is_empty() => token.to_string(),
-                    _ => {
-                        return Err(AppError::Unauthorized("the Authorization header must be `Bearer <token>`".into()))
-                    }
-                },
-            };
-            let key = TokenCache::key(&secret);
-            if let Some(caller) = state.tokens.get(&key) {
-                return Ok(caller);
-            }
-            let changes = repo::tokens::credential_changes();
-            let agent = state.db.read(move |conn| Ok(repo::tokens::authenticate(conn, &secret)?)).await?;
-            let agent = agent.ok_or_else(|| AppError::Unauthorized("the token is unknown or revoked".into()))?;
-            let caller = caller_of(agent)?;
-            state.tokens.put(key, caller.clone(), changes);
-            Ok(caller)
-        })
-    }
-}
-
 /// Bearer tokens found good a moment ago, so that a client's next requests skip the lookup (a hop to the blocking
 /// pool and a query, on PostgreSQL two round trips with the pool's connection check).
 ///
@@ -168,19 +109,22 @@ impl TokenCache {
     /// More distinct tokens than this within a TTL, and the expired ones are dropped (or, if none, all of them).
     const CAPACITY: usize = 10_000;
 
-    fn key(secret: &str) -> [u8; 32] {
+    /// The key a secret is remembered under: its SHA-256, as the database keeps it.
+    pub fn key(secret: &str) -> [u8; 32] {
         use sha2::{Digest, Sha256};
         Sha256::digest(secret.as_bytes()).into()
     }
 
-    fn get(&self, key: &[u8; 32]) -> Option<Caller> {
+    /// The caller remembered for `key`, while fresh.
+    pub fn get(&self, key: &[u8; 32]) -> Option<Caller> {
         let entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let found = entries.get(key)?;
         let fresh = found.changes == repo::tokens::credential_changes() && found.at.elapsed() < Self::TTL;
         fresh.then(|| found.caller.clone())
     }
 
-    fn put(&self, key: [u8; 32], caller: Caller, changes: u64) {
+    /// Remembers a lookup made when the credentials had changed `changes` times.
+    pub fn put(&self, key: [u8; 32], caller: Caller, changes: u64) {
         let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if entries.len() >= Self::CAPACITY {
             entries.retain(|_, e| e.at.elapsed() < Self::TTL);

@@ -70,6 +70,12 @@ pub fn from_ms(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
+/// A stored instant as RFC 3339 in UTC, e.g. `2026-03-17T10:00:00Z`: the one spelling of instants in answers,
+/// payloads and the ledger.
+pub fn rfc3339(ms: i64) -> String {
+    from_ms(ms).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
 /// A new opaque id with a prefix naming its kind (`prm_01j...`); ULIDs sort by creation time, which keeps
 /// cursors and indexes in insertion order.
 pub fn new_id(prefix: &str) -> String {

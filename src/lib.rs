@@ -1,6 +1,7 @@
 //! Tendero keeps the promises customer-service agents make: scheduled in the customer's time zone, prompted to
 //! the same agent with the customer's whole story, measured by evidence.
 
+pub mod app;
 pub mod auth;
 pub mod clock;
 pub mod db;

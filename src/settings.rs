@@ -183,7 +183,7 @@ impl Settings {
     }
 
     /// The scheduler's tuning, parsed.
-    pub fn scheduler_config(&self) -> anyhow::Result<crate::scheduler::SchedulerConfig> {
+    pub fn scheduler_config(&self) -> anyhow::Result<SchedulerConfig> {
         let s = &self.scheduler;
         let one = |name: &str, value: &str| {
             parse_duration(value).map_err(|e| anyhow::anyhow!("scheduler.{name} `{value}`: {e}"))
@@ -191,7 +191,7 @@ impl Settings {
         if !(1..=10_000).contains(&s.batch_size) {
             anyhow::bail!("scheduler.batch_size must be between 1 and 10000");
         }
-        Ok(crate::scheduler::SchedulerConfig {
+        Ok(SchedulerConfig {
             escalate_after: one("escalate_after", &s.escalate_after)?,
             misfire_after: one("misfire_after", &s.misfire_after)?,
             lease: one("lease", &s.lease)?,
@@ -231,4 +231,19 @@ impl Settings {
             default_shift: window("default_shift", &p.default_shift)?,
         })
     }
+}
+
+/// Scheduler tuning.
+#[derive(Clone, Debug)]
+pub struct SchedulerConfig {
+    /// Escalate a due prompt nobody acknowledged after this long.
+    pub escalate_after: Duration,
+    /// A firing later than this is a misfire (the service was not running).
+    pub misfire_after: Duration,
+    /// How long a claim holds before another instance may take the work.
+    pub lease: Duration,
+    /// Deliveries per transaction.
+    pub batch_size: i64,
+    /// Whether due prompts are also emailed to the agent.
+    pub email: bool,
 }

@@ -11,6 +11,7 @@ use tracing_actix_web::{RequestId, TracingLogger};
 
 use std::sync::Arc;
 
+use crate::app::AppState;
 use crate::clock::Clock;
 use crate::db::{Db, PoolOptions};
 use crate::delivery::hub::Hub;
@@ -19,35 +20,8 @@ use crate::error::AppError;
 use crate::routes;
 use crate::routes::api::BodyLimit;
 use crate::scheduler::Scheduler;
-use crate::settings::{Settings, Tolerances};
+use crate::settings::Settings;
 use crate::views::Views;
-
-/// What every handler can reach.
-pub struct AppState {
-    /// The database.
-    pub db: Db,
-    /// "Now".
-    pub clock: Clock,
-    /// Default tolerances for judging promises.
-    pub tolerances: Tolerances,
-    /// Live prompts for Server-Sent Events.
-    pub hub: Hub,
-    /// Text templates.
-    pub views: Arc<Views>,
-    /// Public base URL (calendar links).
-    pub public_url: String,
-    /// Request durations for `GET /metrics`.
-    pub http_metrics: Arc<crate::prometheus::HttpMetrics>,
-    /// Bearer tokens looked up a moment ago.
-    pub tokens: Arc<crate::auth::TokenCache>,
-}
-
-impl AppState {
-    /// What a use case is given, at this moment.
-    pub fn ctx(&self) -> crate::service::Ctx {
-        crate::service::Ctx { tolerances: self.tolerances.clone(), views: self.views.clone(), now: self.clock.now() }
-    }
-}
 
 /// A built, not yet awaited, application.
 pub struct Application {

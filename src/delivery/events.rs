@@ -12,6 +12,7 @@ use crate::error::AppError;
 use crate::repo::customers::Customer;
 use crate::repo::messages::{self, Message, Subscription};
 use crate::repo::promises::Promise;
+use crate::repo::prompts::Prompt;
 use crate::views::{spoken_datetime, Views};
 
 /// The event types subscribers can ask for.
@@ -69,6 +70,30 @@ pub fn promise_payload(promise: &Promise, customer: &Customer, views: &Views, ev
         payload["details"] = event.details();
     }
     payload
+}
+
+/// The prompt as the API and the live stream show it.
+pub fn prompt_json(prompt: &Prompt) -> serde_json::Value {
+    prompt_json_with_card(prompt, serde_json::from_str::<serde_json::Value>(&prompt.card).unwrap_or_default())
+}
+
+/// [`prompt_json`] with the card's data at hand, so a prompt just fired need not parse back what it serialised.
+pub fn prompt_json_with_card(prompt: &Prompt, card: serde_json::Value) -> serde_json::Value {
+    use crate::clock::rfc3339 as instant;
+    json!({
+        "id": prompt.id,
+        "promise_id": prompt.promise_id,
+        "agent_id": prompt.agent_id,
+        "purpose": prompt.purpose,
+        "occurrence_at": instant(prompt.occurrence_at),
+        "scheduled_for": instant(prompt.scheduled_for),
+        "fired_at": instant(prompt.fired_at),
+        "late_by_ms": prompt.late_by_ms,
+        "handover_note": prompt.handover_note,
+        "body": prompt.body,
+        "card": card,
+        "acknowledged_at": prompt.acknowledged_at.map(instant),
+    })
 }
 
 /// Queues `event_type` with `data` for every active subscription that wants it.

@@ -177,7 +177,7 @@ fn listen(url: &str, db: &Db, hub: &Hub, instance: &str, stop: &Stop) -> Result<
             match db.read_blocking(move |c| Ok(crate::repo::prompts::find(c, &id)?)) {
                 Ok(Some(prompt)) => hub.publish(LivePrompt {
                     agent_id: prompt.agent_id.clone(),
-                    json: std::sync::Arc::new(crate::scheduler::prompt_json(&prompt)),
+                    json: std::sync::Arc::new(crate::delivery::events::prompt_json(&prompt)),
                 }),
                 Ok(None) => tracing::warn!(prompt_id, "relayed prompt not found"),
                 Err(e) => tracing::warn!(error = %e, "reading a relayed prompt failed"),

@@ -1,4 +1,5 @@
-//! HTTP routes: the JSON API under `/api/v1` and the operational endpoints.
+//! HTTP routes: the JSON API under `/api/v1`, the operational endpoints, and who is calling.
 
 pub mod api;
+pub mod caller;
 pub mod ops;

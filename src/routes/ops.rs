@@ -2,8 +2,8 @@
 
 use actix_web::{web, HttpResponse};
 
+use crate::app::AppState;
 use crate::error::AppError;
-use crate::startup::AppState;
 
 /// Registers `/healthz`, `/readyz` and `/metrics`.
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -1,5 +1,6 @@
-//! The pages and their forms. Reads and writes go through the API's handlers (so a form can never do what the
-//! API would refuse); this module only turns form fields into API bodies and API answers into page contexts.
+//! The pages and their forms. Writes go through the service's use cases, with the form's fields converted by the
+//! same functions that convert the API's bodies (so a form can never do what the API would refuse); reads go
+//! through the same query functions the API's handlers use, and their typed answers become page contexts.
 
 use std::collections::HashMap;
 
@@ -14,23 +15,20 @@ use serde_json::{json, Value};
 use super::chart::{weekly_trend, WeekPoint};
 use super::session::WebUser;
 use super::{field_errors, html, see_other, WebState};
+use crate::app::AppState;
+use crate::delivery::events::prompt_json;
 use crate::domain::time::{parse_zone, resolve_local, Disambiguation, Tz};
 use crate::domain::vocab::{Channel, Outcome};
 use crate::error::{AppError, FieldError};
 use crate::routes::api::{self, agents as api_agents, customers as api_customers, metrics as api_metrics};
 use crate::routes::api::{promises as api_promises, prompts as api_prompts, Body};
 use crate::service;
-use crate::startup::AppState;
 
 type Form = web::Form<HashMap<String, String>>;
 
-/// The JSON an API handler answered.
-async fn json_of(answer: Result<HttpResponse, AppError>) -> Result<Value, AppError> {
-    let response = answer?;
-    let bytes = actix_web::body::to_bytes(response.into_body())
-        .await
-        .map_err(|_| AppError::Internal(anyhow::anyhow!("reading an API answer failed")))?;
-    serde_json::from_slice(&bytes).map_err(|e| AppError::Internal(e.into()))
+/// A typed answer of a query as a page context value (the templates read the same fields the API shows).
+fn context_of<T: serde::Serialize>(value: T) -> Result<Value, AppError> {
+    serde_json::to_value(value).map_err(|e| AppError::Internal(e.into()))
 }
 
 /// An API request body built from form fields.
@@ -116,27 +114,17 @@ pub async fn agenda(
     query: web::Query<DateQuery>,
 ) -> HttpResponse {
     let result = async {
-        let agenda = json_of(
-            api_agents::agenda(
-                state.clone(),
-                user.caller.clone(),
-                web::Path::from("me".to_string()),
-                web::Query(api_agents::AgendaQuery { date: query.date.clone() }),
-            )
-            .await,
-        )
-        .await?;
-        let prompts = json_of(
-            api_prompts::list(
-                state.clone(),
-                user.caller.clone(),
-                web::Path::from(user.agent.id.clone()),
-                web::Query(api_prompts::InboxQuery { open: Some(true), limit: Some(20) }),
-            )
-            .await,
-        )
-        .await?;
-        Ok::<_, AppError>((agenda, prompts))
+        let (caller, date, now) = (user.caller.clone(), query.date.clone(), state.clock.now());
+        let (agenda, prompts) = state
+            .db
+            .read(move |conn| {
+                let agenda = api_agents::agenda_of(conn, &caller, "me", date.as_deref(), now)?;
+                let prompts = api_prompts::inbox_of(conn, &caller, "me", true, 20)?;
+                Ok((agenda, prompts))
+            })
+            .await?;
+        let prompts: Vec<Value> = prompts.iter().map(prompt_json).collect();
+        Ok::<_, AppError>((context_of(agenda)?, Value::from(prompts)))
     }
     .await;
     let (mut agenda, prompts) = match result {
@@ -159,7 +147,7 @@ pub async fn agenda(
     context["agenda"] = agenda;
     context["overdue"] = json!(overdue);
     context["today"] = json!(today);
-    context["prompts"] = prompts.get("items").cloned().unwrap_or(prompts);
+    context["prompts"] = prompts;
     render(&ws, &user, "agenda", StatusCode::OK, context)
 }
 
@@ -177,13 +165,15 @@ pub async fn customers(
     query: web::Query<SearchQuery>,
 ) -> HttpResponse {
     let q = query.into_inner().q.filter(|q| !q.trim().is_empty());
-    let list = api_customers::list(
-        state.clone(),
-        user.caller.clone(),
-        web::Query(api_customers::CustomerListQuery { q: q.clone(), limit: Some(100), cursor: None }),
-    )
-    .await;
-    let page = match json_of(list).await {
+    let (caller, search) = (user.caller.clone(), q.clone());
+    let list = state
+        .db
+        .read(move |conn| {
+            let query = api_customers::CustomerListQuery { q: search, limit: Some(100), cursor: None };
+            context_of(api_customers::list_of(conn, &caller, query)?)
+        })
+        .await;
+    let page = match list {
         Ok(page) => page,
         Err(e) => return error_page(&ws, &user, &e, "/customers"),
     };
@@ -212,15 +202,8 @@ pub async fn customer(
 }
 
 async fn team_agents(state: &web::Data<AppState>, user: &WebUser) -> Result<Value, AppError> {
-    json_of(
-        api_agents::list(
-            state.clone(),
-            user.caller.clone(),
-            web::Query(api_agents::AgentListQuery { team_id: user.agent.team_id.clone() }),
-        )
-        .await,
-    )
-    .await
+    let (caller, team) = (user.caller.clone(), user.agent.team_id.clone());
+    state.db.read(move |conn| context_of(api_agents::list_of(conn, &caller, team)?)).await
 }
 
 async fn customer_page(
@@ -234,37 +217,34 @@ async fn customer_page(
 ) -> HttpResponse {
     let zone = agent_zone(user);
     let result = async {
-        let brief =
-            json_of(api_customers::brief(state.clone(), user.caller.clone(), web::Path::from(id.to_string())).await)
-                .await?;
-        let timeline = json_of(
-            api_customers::timeline(
-                state.clone(),
-                user.caller.clone(),
-                web::Path::from(id.to_string()),
-                web::Query(api_customers::TimelineQuery { limit: Some(100), cursor: None }),
-            )
-            .await,
-        )
-        .await?;
-        let all = json_of(
-            api_promises::list(
-                state.clone(),
-                user.caller.clone(),
-                web::Query(api_promises::PromiseListQuery {
-                    owner: None,
-                    customer: Some(id.to_string()),
-                    kind: None,
-                    status: None,
-                    due_from: None,
-                    due_to: None,
-                    limit: Some(500),
-                    cursor: None,
-                }),
-            )
-            .await,
-        )
-        .await?;
+        let (caller, cid, now) = (user.caller.clone(), id.to_string(), state.clock.now());
+        let (brief, timeline, all) = state
+            .db
+            .read(move |conn| {
+                let brief = api_customers::brief_of(conn, &caller, &cid, now)?;
+                let timeline = api_customers::timeline_of(
+                    conn,
+                    &caller,
+                    &cid,
+                    api_customers::TimelineQuery { limit: Some(100), cursor: None },
+                )?;
+                let all = api_promises::list_of(
+                    conn,
+                    &caller,
+                    api_promises::PromiseListQuery {
+                        owner: None,
+                        customer: Some(cid.clone()),
+                        kind: None,
+                        status: None,
+                        due_from: None,
+                        due_to: None,
+                        limit: Some(500),
+                        cursor: None,
+                    },
+                )?;
+                Ok((context_of(brief)?, context_of(timeline)?, context_of(all)?))
+            })
+            .await?;
         let agents = team_agents(state, user).await?;
         Ok::<_, AppError>((brief, timeline, all, agents))
     }
@@ -441,13 +421,15 @@ async fn promise_page(
 ) -> HttpResponse {
     let zone = agent_zone(user);
     let result = async {
-        let promise =
-            json_of(api_promises::show(state.clone(), user.caller.clone(), web::Path::from(id.to_string())).await)
-                .await?;
-        let customer_id = promise["customer_id"].as_str().unwrap_or_default().to_string();
-        let customer =
-            json_of(api_customers::show(state.clone(), user.caller.clone(), web::Path::from(customer_id)).await)
-                .await?;
+        let (caller, pid) = (user.caller.clone(), id.to_string());
+        let (promise, customer) = state
+            .db
+            .read(move |conn| {
+                let promise = api_promises::show_of(conn, &caller, &pid)?;
+                let customer = service::access::visible_customer(conn, &caller, &promise.customer_id)?;
+                Ok((context_of(promise)?, context_of(api_customers::CustomerOut::from(customer))?))
+            })
+            .await?;
         let agents = team_agents(state, user).await?;
         Ok::<_, AppError>((promise, customer, agents))
     }
@@ -614,10 +596,15 @@ pub async fn dashboard(
             limit: Some(50),
             cursor: None,
         };
-        let overdue =
-            json_of(api_promises::list(state.clone(), user.caller.clone(), web::Query(list("missed"))).await).await?;
-        let broken =
-            json_of(api_promises::list(state.clone(), user.caller.clone(), web::Query(list("broken"))).await).await?;
+        let (caller, missed, broken) = (user.caller.clone(), list("missed"), list("broken"));
+        let (overdue, broken) = state
+            .db
+            .read(move |conn| {
+                let overdue = api_promises::list_of(conn, &caller, missed)?;
+                let broken = api_promises::list_of(conn, &caller, broken)?;
+                Ok((context_of(overdue)?, context_of(broken)?))
+            })
+            .await?;
         Ok::<_, AppError>((reports, overdue, broken))
     }
     .await;

@@ -14,11 +14,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{html, see_other, WebState};
+use crate::app::AppState;
 use crate::auth::{caller_of, verify_password, Caller, SESSION_COOKIE};
 use crate::error::AppError;
 use crate::repo;
 use crate::repo::agents::Agent;
-use crate::startup::AppState;
 
 /// How long a login lasts: a working day and then some.
 const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);

@@ -109,6 +109,15 @@ impl LedgerEvent {
         }
     }
 
+    /// Whether the event's metric effect is not visible in the promise row, so it carries the obligation it acted
+    /// on (reschedules, hand-overs, keeps and misses): the ledger builds that key only for these.
+    pub fn takes_obligation(&self) -> bool {
+        matches!(
+            self,
+            LedgerEvent::Rescheduled(_) | LedgerEvent::HandedOver(_) | LedgerEvent::Kept(_) | LedgerEvent::Missed(_)
+        )
+    }
+
     /// Records the obligation the event acted on (the ledger does it as it writes).
     pub fn annotate(&mut self, obligation: Obligation) {
         let slot = match self {

@@ -8,6 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::promises::{promise_out, PromiseOut};
 use super::{idempotent_write, instant, parse_instant, to_json, Body, Checks};
+use crate::app::AppState;
 use crate::auth::{hash_password, Caller};
 use crate::clock::new_id;
 use crate::db::DbConn;
@@ -17,7 +18,6 @@ use crate::domain::vocab::Role;
 use crate::error::{AppError, Problem};
 use crate::repo::agents::{self, Absence, Agent, AgentChanges};
 use crate::repo::{customers, promises, teams, tokens};
-use crate::startup::AppState;
 
 /// Routes of this resource.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -215,20 +215,21 @@ pub async fn list(
     caller: Caller,
     query: web::Query<AgentListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let team = if caller.is_admin() { query.into_inner().team_id } else { caller.team_id.clone() };
-    let own_id = caller.agent_id.clone();
-    let no_team = !caller.is_admin() && team.is_none();
-    let rows = state
-        .db
-        .read(move |conn| {
-            if no_team {
-                // An agent without a team sees only themselves.
-                return Ok(agents::find(conn, &own_id)?.into_iter().collect());
-            }
-            Ok(agents::list(conn, team.as_deref())?)
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(rows.into_iter().map(AgentOut::from).collect::<Vec<_>>()))
+    let team_id = query.into_inner().team_id;
+    let rows = state.db.read(move |conn| list_of(conn, &caller, team_id)).await?;
+    Ok(HttpResponse::Ok().json(rows))
+}
+
+/// The agents a caller may list: an admin any team's (or all), anyone else their own team's, and an agent without
+/// a team only themselves. The query behind `GET /agents` and the pages' agent pickers.
+pub fn list_of(conn: &mut DbConn, caller: &Caller, team_id: Option<String>) -> Result<Vec<AgentOut>, AppError> {
+    let team = if caller.is_admin() { team_id } else { caller.team_id.clone() };
+    let rows = if !caller.is_admin() && team.is_none() {
+        agents::find(conn, &caller.agent_id)?.into_iter().collect()
+    } else {
+        agents::list(conn, team.as_deref())?
+    };
+    Ok(rows.into_iter().map(AgentOut::from).collect())
 }
 
 /// Loads an agent the caller may see, resolving `me`.
@@ -487,56 +488,61 @@ pub async fn agenda(
 ) -> Result<HttpResponse, AppError> {
     let now = state.clock.now();
     let date_text = query.into_inner().date;
-    let out = state
-        .db
-        .read(move |conn| {
-            let agent = visible_agent(conn, &caller, &id)?;
-            caller.check_agent_scope(&agent.id, agent.team_id.as_deref())?;
-            let zone = parse_zone(&agent.time_zone).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
-            let date = match &date_text {
-                Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
-                    AppError::invalid("date", "invalid_date", format!("`{text}` is not a date like 2026-03-17"))
-                })?,
-                None => now.with_timezone(&zone).date_naive(),
-            };
-            let next = date.succ_opt().ok_or_else(|| AppError::invalid("date", "invalid_date", "date out of range"))?;
-            let from = start_of_day(date, zone)?;
-            let to = start_of_day(next, zone)?;
-            let rows = promises::agenda(conn, &agent.id, to.timestamp_millis(), 1000)?;
-            let rows: Vec<_> = rows
-                .into_iter()
-                .filter(|p| p.due_at < now.timestamp_millis() || p.due_at >= from.timestamp_millis())
-                .collect();
-            let ids: Vec<String> = rows.iter().map(|p| p.customer_id.clone()).collect();
-            let people = customers::find_many(conn, &ids)?;
-            let mut items = Vec::with_capacity(rows.len());
-            for p in rows {
-                let Some(c) = people.iter().find(|c| c.id == p.customer_id) else { continue };
-                let customer_zone = parse_zone(&c.time_zone).unwrap_or(zone);
-                let due = crate::clock::from_ms(p.due_at);
-                items.push(AgendaItem {
-                    overdue: p.due_at < now.timestamp_millis(),
-                    customer_name: c.name.clone(),
-                    customer_phone: c.phone.clone(),
-                    customer_time_zone: c.time_zone.clone(),
-                    customer_local_now: describe_local(now, customer_zone),
-                    due_agent_local: describe_local(due, zone),
-                    promise: promise_out(p, Vec::new()),
-                });
-            }
-            // Overdue first (oldest first), then the day in due order: the rows are already in due order, and
-            // every overdue row is due before every future one.
-            Ok(AgendaOut {
-                agent_id: agent.id,
-                time_zone: agent.time_zone,
-                date: date.to_string(),
-                from: super::instant_of(from),
-                to: super::instant_of(to),
-                items,
-            })
-        })
-        .await?;
+    let out = state.db.read(move |conn| agenda_of(conn, &caller, &id, date_text.as_deref(), now)).await?;
     Ok(HttpResponse::Ok().json(out))
+}
+
+/// The agenda of agent `id` (`me`) on `date_text` (default today in the agent's zone): overdue first, then the
+/// day. The query behind `GET /agents/{id}/agenda` and the agenda page.
+pub fn agenda_of(
+    conn: &mut DbConn,
+    caller: &Caller,
+    id: &str,
+    date_text: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<AgendaOut, AppError> {
+    let agent = visible_agent(conn, caller, id)?;
+    caller.check_agent_scope(&agent.id, agent.team_id.as_deref())?;
+    let zone = parse_zone(&agent.time_zone).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+    let date = match date_text {
+        Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+            AppError::invalid("date", "invalid_date", format!("`{text}` is not a date like 2026-03-17"))
+        })?,
+        None => now.with_timezone(&zone).date_naive(),
+    };
+    let next = date.succ_opt().ok_or_else(|| AppError::invalid("date", "invalid_date", "date out of range"))?;
+    let from = start_of_day(date, zone)?;
+    let to = start_of_day(next, zone)?;
+    let rows = promises::agenda(conn, &agent.id, to.timestamp_millis(), 1000)?;
+    let rows: Vec<_> =
+        rows.into_iter().filter(|p| p.due_at < now.timestamp_millis() || p.due_at >= from.timestamp_millis()).collect();
+    let ids: Vec<String> = rows.iter().map(|p| p.customer_id.clone()).collect();
+    let people = customers::find_many(conn, &ids)?;
+    let mut items = Vec::with_capacity(rows.len());
+    for p in rows {
+        let Some(c) = people.iter().find(|c| c.id == p.customer_id) else { continue };
+        let customer_zone = parse_zone(&c.time_zone).unwrap_or(zone);
+        let due = crate::clock::from_ms(p.due_at);
+        items.push(AgendaItem {
+            overdue: p.due_at < now.timestamp_millis(),
+            customer_name: c.name.clone(),
+            customer_phone: c.phone.clone(),
+            customer_time_zone: c.time_zone.clone(),
+            customer_local_now: describe_local(now, customer_zone),
+            due_agent_local: describe_local(due, zone),
+            promise: promise_out(p, Vec::new()),
+        });
+    }
+    // Overdue first (oldest first), then the day in due order: the rows are already in due order, and
+    // every overdue row is due before every future one.
+    Ok(AgendaOut {
+        agent_id: agent.id,
+        time_zone: agent.time_zone,
+        date: date.to_string(),
+        from: super::instant_of(from),
+        to: super::instant_of(to),
+        items,
+    })
 }
 
 /// Body of `POST /agents/{id}/tokens`.

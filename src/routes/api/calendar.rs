@@ -7,13 +7,13 @@ use chrono::Duration;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::app::AppState;
 use crate::auth::Caller;
 use crate::clock::from_ms;
 use crate::delivery::ical::{render_feed, FeedEvent};
 use crate::domain::time::{format_offset, local_offset_at, parse_zone};
 use crate::error::{AppError, Problem};
 use crate::repo::{agents, calendar_tokens, customers, promises};
-use crate::startup::AppState;
 
 /// Routes of this resource.
 pub fn configure(cfg: &mut web::ServiceConfig) {

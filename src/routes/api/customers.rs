@@ -14,8 +14,10 @@ use super::promises::{promise_out, visible_customer, EventOut, PromiseOut};
 use super::{
     decode_cursor, encode_cursor, idempotent_write, instant, page_limit, parse_instant, to_json, Body, Checks,
 };
+use crate::app::AppState;
 use crate::auth::Caller;
 use crate::clock::new_id;
+use crate::db::DbConn;
 use crate::domain::brief::{clock_sentence, opening_line};
 use crate::domain::due::Warning;
 use crate::domain::time::{parse_zone, HolidayCalendar};
@@ -26,7 +28,6 @@ use crate::repo::interactions::{self, Interaction};
 use crate::repo::{agents, promises, teams};
 use crate::service;
 use crate::service::interactions::NewInteraction;
-use crate::startup::AppState;
 
 /// Routes of this resource.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -313,24 +314,29 @@ pub async fn list(
     caller: Caller,
     query: web::Query<CustomerListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let q = query.into_inner();
+    let query = query.into_inner();
+    let page = state.db.read(move |conn| list_of(conn, &caller, query)).await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// The customers a caller may see, by name, filtered by `q`: the query behind `GET /customers` and the
+/// customers page.
+pub fn list_of(conn: &mut DbConn, caller: &Caller, query: CustomerListQuery) -> Result<CustomerPage, AppError> {
+    let q = query;
     let limit = page_limit(q.limit)?;
     let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
     if !caller.is_admin() && caller.team_id.is_none() {
-        return Ok(HttpResponse::Ok().json(CustomerPage { items: Vec::new(), next_cursor: None }));
+        return Ok(CustomerPage { items: Vec::new(), next_cursor: None });
     }
     let team = if caller.is_admin() { None } else { caller.team_id.clone() };
-    let mut rows = state
-        .db
-        .read(move |conn| Ok(customers::list(conn, team.as_deref(), q.q.as_deref(), after.as_deref(), limit + 1)?))
-        .await?;
+    let mut rows = customers::list(conn, team.as_deref(), q.q.as_deref(), after.as_deref(), limit + 1)?;
     let next_cursor = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(|c| encode_cursor(&c.id))
     } else {
         None
     };
-    Ok(HttpResponse::Ok().json(CustomerPage { items: rows.into_iter().map(CustomerOut::from).collect(), next_cursor }))
+    Ok(CustomerPage { items: rows.into_iter().map(CustomerOut::from).collect(), next_cursor })
 }
 
 /// One customer.
@@ -482,59 +488,56 @@ pub async fn brief(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let now = state.clock.now();
-    let out = state
-        .db
-        .read(move |conn| {
-            let customer = visible_customer(conn, &caller, &id)?;
-            let zone = parse_zone(&customer.time_zone).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
-            let owner = match &customer.owner_agent_id {
-                Some(o) => agents::find(conn, o)?.map(|a| AgentRef { id: a.id, name: a.name }),
-                None => None,
-            };
-            // Three statements of fixed shape (kept prepared) for the whole list: the promises, who made them, and
-            // their reschedules.
-            let active = promises::active_of_customer(conn, &customer.id)?;
-            let names: HashMap<String, String> =
-                promises::active_makers_of_customer(conn, &customer.id)?.into_iter().collect();
-            let mut reschedules: HashMap<String, Vec<serde_json::Value>> = HashMap::new();
-            for e in promises::active_events_of_customer(conn, &customer.id, EventKind::Rescheduled.as_str())? {
-                let mut data: serde_json::Value = serde_json::from_str(&e.data).unwrap_or_default();
-                data["at"] = json!(instant(e.occurred_at));
-                reschedules.entry(e.promise_id).or_default().push(data);
-            }
-            let mut open_promises = Vec::new();
-            for p in active {
-                let made_by_name = names.get(&p.id).cloned().unwrap_or_default();
-                let reschedules = reschedules.remove(&p.id).unwrap_or_default();
-                open_promises.push(BriefPromise { made_by_name, reschedules, promise: promise_out(p, Vec::new()) });
-            }
-            for item in &mut open_promises {
-                item.promise.warnings = None;
-            }
-            let recent = interactions::of_customer(conn, &customer.id, None, 10)?;
-            let history: serde_json::Map<String, serde_json::Value> =
-                promises::status_counts_of_customer(conn, &customer.id)?
-                    .into_iter()
-                    .map(|(s, n)| (s, json!(n)))
-                    .collect();
-            let agent_name = caller.name.clone();
-            Ok(BriefOut {
-                local_now: clock_sentence(now, zone),
-                suggested_opening: opening_line(
-                    &customer.locale,
-                    &customer.name,
-                    &agent_name,
-                    !open_promises.is_empty(),
-                ),
-                owner,
-                open_promises,
-                recent_interactions: recent.into_iter().map(InteractionOut::from).collect(),
-                promise_history: serde_json::Value::Object(history),
-                customer: CustomerOut::from(customer),
-            })
-        })
-        .await?;
+    let out = state.db.read(move |conn| brief_of(conn, &caller, &id, now)).await?;
     Ok(HttpResponse::Ok().json(out))
+}
+
+/// Everything an agent needs before contacting customer `id`: the query behind `GET /customers/{id}/brief` and
+/// the customer page.
+pub fn brief_of(
+    conn: &mut DbConn,
+    caller: &Caller,
+    id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<BriefOut, AppError> {
+    let customer = visible_customer(conn, caller, id)?;
+    let zone = parse_zone(&customer.time_zone).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+    let owner = match &customer.owner_agent_id {
+        Some(o) => agents::find(conn, o)?.map(|a| AgentRef { id: a.id, name: a.name }),
+        None => None,
+    };
+    // Three statements of fixed shape (kept prepared) for the whole list: the promises, who made them, and
+    // their reschedules.
+    let active = promises::active_of_customer(conn, &customer.id)?;
+    let names: HashMap<String, String> = promises::active_makers_of_customer(conn, &customer.id)?.into_iter().collect();
+    let mut reschedules: HashMap<String, Vec<serde_json::Value>> = HashMap::new();
+    for e in promises::active_events_of_customer(conn, &customer.id, EventKind::Rescheduled.as_str())? {
+        let mut data: serde_json::Value = serde_json::from_str(&e.data).unwrap_or_default();
+        data["at"] = json!(instant(e.occurred_at));
+        reschedules.entry(e.promise_id).or_default().push(data);
+    }
+    let mut open_promises = Vec::new();
+    for p in active {
+        let made_by_name = names.get(&p.id).cloned().unwrap_or_default();
+        let reschedules = reschedules.remove(&p.id).unwrap_or_default();
+        open_promises.push(BriefPromise { made_by_name, reschedules, promise: promise_out(p, Vec::new()) });
+    }
+    for item in &mut open_promises {
+        item.promise.warnings = None;
+    }
+    let recent = interactions::of_customer(conn, &customer.id, None, 10)?;
+    let history: serde_json::Map<String, serde_json::Value> =
+        promises::status_counts_of_customer(conn, &customer.id)?.into_iter().map(|(s, n)| (s, json!(n))).collect();
+    let agent_name = caller.name.clone();
+    Ok(BriefOut {
+        local_now: clock_sentence(now, zone),
+        suggested_opening: opening_line(&customer.locale, &customer.name, &agent_name, !open_promises.is_empty()),
+        owner,
+        open_promises,
+        recent_interactions: recent.into_iter().map(InteractionOut::from).collect(),
+        promise_history: serde_json::Value::Object(history),
+        customer: CustomerOut::from(customer),
+    })
 }
 
 /// Query of the timeline.
@@ -592,7 +595,20 @@ pub async fn timeline(
     id: web::Path<String>,
     query: web::Query<TimelineQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let q = query.into_inner();
+    let query = query.into_inner();
+    let out = state.db.read(move |conn| timeline_of(conn, &caller, &id, query)).await?;
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// A customer's one story, newest first: interactions and promise events. The query behind
+/// `GET /customers/{id}/timeline` and the customer page.
+pub fn timeline_of(
+    conn: &mut DbConn,
+    caller: &Caller,
+    id: &str,
+    query: TimelineQuery,
+) -> Result<TimelinePage, AppError> {
+    let q = query;
     let limit = page_limit(q.limit)?;
     // Entries sort by (at, key) descending; the key makes ties between an interaction and an event stable.
     let cursor = match &q.cursor {
@@ -605,55 +621,43 @@ pub async fn timeline(
         }
         None => None,
     };
-    let out = state
-        .db
-        .read(move |conn| {
-            let customer = visible_customer(conn, &caller, &id)?;
-            let at_most = cursor.as_ref().map(|c| c.0);
-            // Fetch a little more than a page from each source: entries equal to the cursor are skipped below.
-            let fetch = limit + 50;
-            let mut entries: Vec<(i64, String, TimelineEntry)> = Vec::new();
-            for i in interactions::of_customer(conn, &customer.id, at_most, fetch)? {
-                let key = format!("i:{}", i.id);
-                let at = i.occurred_at;
-                entries.push((
-                    at,
-                    key,
-                    TimelineEntry {
-                        kind: "interaction".into(),
-                        at: instant(at),
-                        interaction: Some(i.into()),
-                        event: None,
-                    },
-                ));
-            }
-            for e in promises::events_of_customer(conn, &customer.id, at_most, fetch)? {
-                let key = format!("e:{:020}", e.id);
-                let at = e.occurred_at;
-                let promise_id = e.promise_id.clone();
-                entries.push((
-                    at,
-                    key,
-                    TimelineEntry {
-                        kind: "promise_event".into(),
-                        at: instant(at),
-                        interaction: None,
-                        event: Some(TimelineEvent { promise_id, event: e.into() }),
-                    },
-                ));
-            }
-            entries.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
-            if let Some((at, key)) = &cursor {
-                entries.retain(|(a, k, _)| (*a, k) < (*at, key));
-            }
-            let more = entries.len() as i64 > limit;
-            entries.truncate(limit as usize);
-            let next_cursor =
-                if more { entries.last().map(|(a, k, _)| encode_cursor(&format!("{a}|{k}"))) } else { None };
-            Ok(TimelinePage { items: entries.into_iter().map(|(_, _, e)| e).collect(), next_cursor })
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(out))
+    let customer = visible_customer(conn, caller, id)?;
+    let at_most = cursor.as_ref().map(|c| c.0);
+    // Fetch a little more than a page from each source: entries equal to the cursor are skipped below.
+    let fetch = limit + 50;
+    let mut entries: Vec<(i64, String, TimelineEntry)> = Vec::new();
+    for i in interactions::of_customer(conn, &customer.id, at_most, fetch)? {
+        let key = format!("i:{}", i.id);
+        let at = i.occurred_at;
+        entries.push((
+            at,
+            key,
+            TimelineEntry { kind: "interaction".into(), at: instant(at), interaction: Some(i.into()), event: None },
+        ));
+    }
+    for e in promises::events_of_customer(conn, &customer.id, at_most, fetch)? {
+        let key = format!("e:{:020}", e.id);
+        let at = e.occurred_at;
+        let promise_id = e.promise_id.clone();
+        entries.push((
+            at,
+            key,
+            TimelineEntry {
+                kind: "promise_event".into(),
+                at: instant(at),
+                interaction: None,
+                event: Some(TimelineEvent { promise_id, event: e.into() }),
+            },
+        ));
+    }
+    entries.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
+    if let Some((at, key)) = &cursor {
+        entries.retain(|(a, k, _)| (*a, k) < (*at, key));
+    }
+    let more = entries.len() as i64 > limit;
+    entries.truncate(limit as usize);
+    let next_cursor = if more { entries.last().map(|(a, k, _)| encode_cursor(&format!("{a}|{k}"))) } else { None };
+    Ok(TimelinePage { items: entries.into_iter().map(|(_, _, e)| e).collect(), next_cursor })
 }
 
 /// Body of `POST /customers/{id}/interactions`.

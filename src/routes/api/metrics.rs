@@ -9,6 +9,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::app::AppState;
 use crate::auth::Caller;
 use crate::db::DbConn;
 use crate::domain::metrics::{self, date_of, day_number, week_label, Figures};
@@ -16,7 +17,6 @@ use crate::domain::vocab::{PromiseKind, Role};
 use crate::error::{AppError, Problem};
 use crate::repo::metrics::{self as rollups, GroupKey, Grouping, Selection};
 use crate::repo::{agents, teams};
-use crate::startup::AppState;
 
 /// Registers the metrics routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {

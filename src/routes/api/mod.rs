@@ -19,13 +19,12 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
+use crate::app::AppState;
 use crate::auth::Caller;
-use crate::clock::from_ms;
 use crate::db::DbConn;
 use crate::domain::time::{parse_zone, WeeklyWindow};
 use crate::error::{AppError, FieldError};
 use crate::repo;
-use crate::startup::AppState;
 
 /// Registers every API route under `/api/v1`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -178,7 +177,7 @@ pub fn query_error(err: actix_web::error::QueryPayloadError, _req: &HttpRequest)
 
 /// RFC 3339 in UTC, e.g. `2026-03-17T10:00:00Z`.
 pub fn instant(ms: i64) -> String {
-    from_ms(ms).to_rfc3339_opts(SecondsFormat::AutoSi, true)
+    crate::clock::rfc3339(ms)
 }
 
 /// RFC 3339 of a chrono instant.

@@ -11,7 +11,9 @@ use super::{
     decode_cursor, encode_cursor, idempotent_replay, idempotent_write, instant, instant_of, page_limit, parse_instant,
     to_json, Body, Checks,
 };
+use crate::app::AppState;
 use crate::auth::Caller;
+use crate::db::DbConn;
 use crate::domain::due::{describe_local, DueInput, Warning};
 use crate::domain::time::{format_duration, format_offset, parse_duration, parse_zone, Recurrence};
 use crate::domain::vocab::{Initiator, PromiseKind, PromiseStatus};
@@ -22,7 +24,6 @@ use crate::service::access::team_agent;
 pub use crate::service::access::{visible_customer, visible_promise};
 use crate::service::planning::plan_for;
 use crate::service::promises::{CancelInput, HandoverInput, KeepInput, NewPromise, RescheduleInput};
-use crate::startup::AppState;
 
 /// Routes of this resource.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -449,7 +450,15 @@ pub async fn list(
     caller: Caller,
     query: web::Query<PromiseListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let q = query.into_inner();
+    let query = query.into_inner();
+    let page = state.db.read(move |conn| list_of(conn, &caller, query)).await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// Promises by due time, filtered; agents and managers see their team's customers only. The query behind
+/// `GET /promises` and the pages' lists.
+pub fn list_of(conn: &mut DbConn, caller: &Caller, query: PromiseListQuery) -> Result<PromisePage, AppError> {
+    let q = query;
     let limit = page_limit(q.limit)?;
     let mut filter = PromiseFilter {
         owner: q.owner.map(|o| if o == "me" { caller.agent_id.clone() } else { o }),
@@ -487,15 +496,14 @@ pub async fn list(
             None => filter.owner = Some(caller.agent_id.clone()),
         }
     }
-    let rows = state.db.read(move |conn| Ok(promises::list(conn, &filter, limit + 1)?)).await?;
-    let mut rows = rows;
+    let mut rows = promises::list(conn, &filter, limit + 1)?;
     let next_cursor = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(|p| encode_cursor(&format!("{}|{}", p.due_at, p.id)))
     } else {
         None
     };
-    Ok(HttpResponse::Ok().json(PromisePage { items: rows.into_iter().map(read_out).collect(), next_cursor }))
+    Ok(PromisePage { items: rows.into_iter().map(read_out).collect(), next_cursor })
 }
 
 /// One promise with its whole ledger.
@@ -503,15 +511,15 @@ pub async fn list(
     responses((status = 200, body = PromiseOut), (status = 401, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
 pub async fn show(state: web::Data<AppState>, caller: Caller, id: web::Path<String>) -> Result<HttpResponse, AppError> {
-    let out = state
-        .db
-        .read(move |conn| {
-            let (promise, _) = visible_promise(conn, &caller, &id)?;
-            let events = promises::events_of(conn, &promise.id)?;
-            Ok(PromiseOut { ledger: Some(events.into_iter().map(EventOut::from).collect()), ..read_out(promise) })
-        })
-        .await?;
+    let out = state.db.read(move |conn| show_of(conn, &caller, &id)).await?;
     Ok(HttpResponse::Ok().json(out))
+}
+
+/// One promise with its whole ledger: the query behind `GET /promises/{id}` and the promise page.
+pub fn show_of(conn: &mut DbConn, caller: &Caller, id: &str) -> Result<PromiseOut, AppError> {
+    let (promise, _) = visible_promise(conn, caller, id)?;
+    let events = promises::events_of(conn, &promise.id)?;
+    Ok(PromiseOut { ledger: Some(events.into_iter().map(EventOut::from).collect()), ..read_out(promise) })
 }
 
 /// Moves a promise's due time. A customer's request before due is a renegotiation; an agent's after due counts

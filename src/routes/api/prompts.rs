@@ -9,12 +9,14 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::page_limit;
+use crate::app::AppState;
 use crate::auth::Caller;
+use crate::db::DbConn;
+use crate::delivery::events::prompt_json;
 use crate::error::{AppError, Problem};
+use crate::repo::prompts::Prompt;
 use crate::repo::{agents, prompts};
-use crate::scheduler::prompt_json;
 use crate::service;
-use crate::startup::AppState;
 
 /// Routes of this resource.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -47,19 +49,21 @@ pub async fn list(
 ) -> Result<HttpResponse, AppError> {
     let q = query.into_inner();
     let limit = page_limit(q.limit)?;
-    let rows = state
-        .db
-        .read(move |conn| {
-            let id = if id.as_str() == "me" { caller.agent_id.clone() } else { id.into_inner() };
-            let agent = agents::find(conn, &id)?.ok_or_else(|| AppError::not_found("agent", &id))?;
-            if agent.id != caller.agent_id {
-                caller.check_team(agent.team_id.as_deref(), "agent", &id)?;
-            }
-            caller.check_agent_scope(&agent.id, agent.team_id.as_deref())?;
-            Ok(prompts::of_agent(conn, &agent.id, q.open.unwrap_or(true), limit)?)
-        })
-        .await?;
+    let open = q.open.unwrap_or(true);
+    let rows = state.db.read(move |conn| inbox_of(conn, &caller, &id, open, limit)).await?;
     Ok(HttpResponse::Ok().json(rows.iter().map(prompt_json).collect::<Vec<_>>()))
+}
+
+/// The prompts of agent `id` (`me`), newest first, only the unacknowledged ones when `open`. The query behind
+/// `GET /agents/{id}/prompts` and the agenda page.
+pub fn inbox_of(conn: &mut DbConn, caller: &Caller, id: &str, open: bool, limit: i64) -> Result<Vec<Prompt>, AppError> {
+    let id = if id == "me" { caller.agent_id.as_str() } else { id };
+    let agent = agents::find(conn, id)?.ok_or_else(|| AppError::not_found("agent", id))?;
+    if agent.id != caller.agent_id {
+        caller.check_team(agent.team_id.as_deref(), "agent", id)?;
+    }
+    caller.check_agent_scope(&agent.id, agent.team_id.as_deref())?;
+    Ok(prompts::of_agent(conn, &agent.id, open, limit)?)
 }
 
 /// Acknowledges a prompt: the agent has seen it and is on it (stops the escalation).

@@ -6,12 +6,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{idempotent_write, instant, to_json, Body, Checks};
+use crate::app::AppState;
 use crate::auth::Caller;
 use crate::clock::new_id;
 use crate::domain::vocab::Role;
 use crate::error::{AppError, Problem};
 use crate::repo::teams::{self, Team};
-use crate::startup::AppState;
 
 /// Routes of this resource.
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{instant, Body, Checks};
+use crate::app::AppState;
 use crate::auth::Caller;
 use crate::clock::new_id;
 use crate::delivery::events::EVENT_TYPES;
@@ -13,7 +14,6 @@ use crate::delivery::webhook_signing::generate_secret;
 use crate::domain::vocab::Role;
 use crate::error::{AppError, Problem};
 use crate::repo::messages::{self, Message, Subscription};
-use crate::startup::AppState;
 
 /// Routes of this resource.
 pub fn configure(cfg: &mut web::ServiceConfig) {
