@@ -17,7 +17,7 @@ use self::batch::Batch;
 use self::card::{build, Circumstances, History};
 use crate::clock::{from_ms, new_id, Clock};
 use crate::db::{Db, DbConn, Tx};
-use crate::delivery::events;
+use crate::delivery::events::{self, prompt_json_with_card};
 use crate::delivery::hub::{Hub, LivePrompt};
 use crate::domain::promise::event::Fired as Fired_;
 use crate::domain::promise::{lifecycle, LedgerEvent};
@@ -36,20 +36,7 @@ use crate::service::Ctx;
 use crate::settings::Tolerances;
 use crate::views::Views;
 
-/// Scheduler tuning.
-#[derive(Clone, Debug)]
-pub struct SchedulerConfig {
-    /// Escalate a due prompt nobody acknowledged after this long.
-    pub escalate_after: Duration,
-    /// A firing later than this is a misfire (the service was not running).
-    pub misfire_after: Duration,
-    /// How long a claim holds before another instance may take the work.
-    pub lease: Duration,
-    /// Deliveries per transaction.
-    pub batch_size: i64,
-    /// Whether due prompts are also emailed to the agent.
-    pub email: bool,
-}
+pub use crate::settings::SchedulerConfig;
 
 /// What one pass did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -100,30 +87,6 @@ pub struct Scheduler {
     tolerances: Tolerances,
     config: SchedulerConfig,
     instance: String,
-}
-
-/// The prompt as the API and the live stream show it.
-pub fn prompt_json(prompt: &Prompt) -> serde_json::Value {
-    prompt_json_with_card(prompt, serde_json::from_str::<serde_json::Value>(&prompt.card).unwrap_or_default())
-}
-
-/// [`prompt_json`] with the card's data at hand, so a prompt just fired need not parse back what it serialised.
-pub fn prompt_json_with_card(prompt: &Prompt, card: serde_json::Value) -> serde_json::Value {
-    use crate::routes::api::instant;
-    json!({
-        "id": prompt.id,
-        "promise_id": prompt.promise_id,
-        "agent_id": prompt.agent_id,
-        "purpose": prompt.purpose,
-        "occurrence_at": instant(prompt.occurrence_at),
-        "scheduled_for": instant(prompt.scheduled_for),
-        "fired_at": instant(prompt.fired_at),
-        "late_by_ms": prompt.late_by_ms,
-        "handover_note": prompt.handover_note,
-        "body": prompt.body,
-        "card": card,
-        "acknowledged_at": prompt.acknowledged_at.map(instant),
-    })
 }
 
 impl Scheduler {
@@ -377,7 +340,13 @@ impl Scheduler {
         // One routing hand-over per occurrence in the ledger: lead reminders go to the same stand-in with the same
         // note, but recording each would count one hand-over several times.
         if let (Some(away), Purpose::Due) = (&routing.away, purpose) {
-            fired.events.push(lifecycle::route(&owner.id, &routing.recipients, &away.note, from_ms(d.occurrence_at)));
+            let routed = lifecycle::route(&owner.id, &routing.recipients, &away.note, from_ms(d.occurrence_at));
+            // The integrator's mirror hears of it like of any hand-over, with `routing: true` in its details.
+            if events::wanted(&batch.subscriptions, "promise.handed_over") {
+                let data = events::promise_payload(&promise, customer, &self.views, Some(&routed));
+                fired.messages.extend(events::webhooks(&batch.subscriptions, "promise.handed_over", &data, now));
+            }
+            fired.events.push(routed);
         }
         let mut circumstances = Circumstances {
             late: (late > Duration::seconds(59)).then_some(late),
