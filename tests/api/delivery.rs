@@ -328,3 +328,35 @@ async fn every_transition_reaches_the_integrator_with_its_details() {
     assert!(cancel["data"].get("confirmation").is_none(), "{cancel}");
     assert!(seen.iter().all(|s| s.kind != "promise.broken"), "a cancel the customer agreed is not a broken promise");
 }
+
+/// Seed 001's agent is away when the callback falls due: the prompt goes to her recorded stand-in, and the
+/// integrator hears of the routed hand-over like of any other, with who took it and why.
+#[actix_web::test]
+async fn a_prompt_routed_to_the_stand_in_is_announced_as_a_hand_over() {
+    let app = spawn_app_at(at("2026-03-16T09:00:00Z")).await;
+    let (receiver, url) = start_receiver(&app.clock, 0);
+    let z = zaragoza(&app).await;
+    let sub =
+        app.created("/api/v1/webhooks", &app.admin, json!({ "url": url, "events": ["promise.handed_over"] })).await;
+    *receiver.secret.lock().unwrap() = sub["secret"].as_str().unwrap().to_string();
+    let ayoze = &z.ayoze.1;
+    let carmen = customer(&app, ayoze, "Carmen Déniz", "Atlantic/Canary").await;
+    app.created(
+        &format!("/api/v1/agents/{}/absences", z.ayoze.0),
+        ayoze,
+        json!({ "starts_at": "2026-03-17T00:00:00Z", "ends_at": "2026-03-18T00:00:00Z", "stand_in_agent_id": z.marta.0, "note": "Formación" }),
+    )
+    .await;
+    app.created("/api/v1/promises", ayoze, json!({ "customer_id": carmen, "kind": "callback", "title": "Te llamo a las 10:00", "due_local": "2026-03-17T10:00", "lead": [] }))
+        .await;
+    assert_eq!(app.at("2026-03-17T10:00:00Z").await, 1);
+    while app.sender.run_once().await.unwrap().delivered > 0 {}
+    let seen = receiver.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(seen[0].verified);
+    let details = &seen[0].body["data"]["details"];
+    assert_eq!(details["routing"], true);
+    assert_eq!(details["from"], json!(z.ayoze.0));
+    assert_eq!(details["to"], json!([z.marta.0]));
+    assert_eq!(details["note"], "Formación");
+}
