@@ -16,12 +16,10 @@ use crate::domain::promise::lifecycle::{self, Keep, Make};
 use crate::domain::promise::NewDue;
 use crate::domain::time::{parse_zone, resolve_local, within_days, Disambiguation, Tz, WeeklyWindow};
 use crate::error::AppError;
-use crate::ledger;
-use crate::outbox;
 use crate::repo::agents::{self, Agent};
 use crate::repo::customers::{self, Customer};
 use crate::repo::interactions::{self, Interaction};
-use crate::repo::promises::{self, Promise};
+use crate::repo::promises::Promise;
 use crate::repo::{teams, tokens};
 use crate::service::apply::{self, Outbound};
 use crate::service::planning::{current_of, keeper_of};
@@ -262,9 +260,6 @@ impl Seeder<'_, '_> {
             team_id: customer.team_id.clone(),
             late_since: None,
         };
-        promises::insert(self.conn, &promise)?;
-        // Made in the past, so its history is written here rather than through `service::promises::make`,
-        // whose timers would be planned from the moment of making; the event is the same typed one.
         let kind = kind.parse().map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?;
         let created = lifecycle::make(Make {
             kind,
@@ -282,9 +277,10 @@ impl Seeder<'_, '_> {
             owner: &owner.id,
             warnings: &[],
         });
-        ledger::append(self.conn, &promise, created, Some(&owner.id), made)?;
-        // Demo promises fire like real ones, so a newcomer sees prompts arrive.
-        outbox::schedule(self.conn, &promise, self.tolerances, to_ms(self.now))?;
+        // Through the one apply path: the `created` event at the moment it was made, the timers planned from now
+        // so demo promises fire like real ones and a newcomer sees prompts arrive.
+        let ctx = Ctx { tolerances: self.tolerances.clone(), views: self.views.clone(), now: self.now };
+        apply::make(self.conn, &ctx, &promise, customer, created, &owner.id)?;
         Ok(promise)
     }
 

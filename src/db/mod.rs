@@ -219,7 +219,12 @@ const POSTGRES_WRITERS: usize = 4;
 /// is sent only after the commit, so a 2xx still means "on disk"; a job that fails rolls back to its savepoint
 /// without touching the others. SQLite has one writer (it has one write lock); PostgreSQL has
 /// [`POSTGRES_WRITERS`].
-fn spawn_writers(pool: DbPool, backend: Backend, count: usize) -> std::io::Result<std::sync::mpsc::Sender<Job>> {
+fn spawn_writers(
+    pool: DbPool,
+    backend: Backend,
+    count: usize,
+    flush: Flush,
+) -> std::io::Result<std::sync::mpsc::Sender<Job>> {
     let (sender, receiver) = std::sync::mpsc::channel::<Job>();
     // The writers share the queue: whichever is free takes the next group.
     let receiver = std::sync::Arc::new(std::sync::Mutex::new(receiver));
@@ -242,13 +247,13 @@ fn spawn_writers(pool: DbPool, backend: Backend, count: usize) -> std::io::Resul
                 }
                 jobs
             };
-            run_group(&pool, backend, jobs);
+            run_group(&pool, backend, jobs, flush);
         })?;
     }
     Ok(sender)
 }
 
-fn run_group(pool: &DbPool, backend: Backend, jobs: Vec<Job>) {
+fn run_group(pool: &DbPool, backend: Backend, jobs: Vec<Job>, flush: Flush) {
     let mut conn = match pool.get() {
         Ok(conn) => conn,
         Err(e) => {
@@ -270,8 +275,8 @@ fn run_group(pool: &DbPool, backend: Backend, jobs: Vec<Job>) {
         }
         return;
     }
-    // The group's rollup changes are held back and written once, summed, before the commit (see
-    // `repo::metrics::write_held`); the subscriptions are read once per group.
+    // The group's rollup changes are held back and written once, summed, by `flush` before the commit; what the
+    // repositories read once per group is kept on the group's state.
     let mut group = tx::Group::holding();
     let mut completions: Vec<Completion> = Vec::with_capacity(jobs.len());
     for job in jobs {
@@ -286,14 +291,14 @@ fn run_group(pool: &DbPool, backend: Backend, jobs: Vec<Job>) {
             if let Some(held) = group.rollups.as_mut() {
                 held.truncate(mark);
             }
-            group.subscriptions = None;
+            group.memo = None;
             "ROLLBACK TO job"
         };
         if let Err(e) = conn.batch_execute(next) {
             return give_up(&mut conn, e.to_string(), completions);
         }
     }
-    if let Err(e) = crate::repo::metrics::write_held(&mut conn, group.rollups.take().unwrap_or_default()) {
+    if let Err(e) = flush(&mut conn, group.rollups.take().unwrap_or_default()) {
         return give_up(&mut conn, format!("metric rollups: {e}"), completions);
     }
     // COMMIT releases the savepoint left open.
@@ -355,9 +360,15 @@ where
     Job { run, abort }
 }
 
+/// Writes the rollup changes a writer's group held back, just before the group commits. The rollup tables are the
+/// repository's (`repo::metrics::write_held`); the writer is given the function rather than importing it, so this
+/// layer depends on nothing above it.
+pub type Flush = fn(&mut DbConn, Vec<crate::domain::metrics::RollupChange>) -> diesel::QueryResult<()>;
+
 impl Db {
-    /// Opens the pools for `url`, creating the SQLite file's directory when it is missing.
-    pub fn connect(url: &str, options: &PoolOptions) -> anyhow::Result<Self> {
+    /// Opens the pools for `url`, creating the SQLite file's directory when it is missing; `flush` writes a
+    /// writer group's held rollups (`Db::connect` passes the repository's).
+    pub fn open(url: &str, options: &PoolOptions, flush: Flush) -> anyhow::Result<Self> {
         let parsed = DatabaseUrl::parse(url).map_err(anyhow::Error::msg)?;
         match parsed.backend {
             Backend::Sqlite => {
@@ -379,7 +390,7 @@ impl Db {
                 // queue inside the process instead of SQLITE_BUSY errors.
                 let write = build(1)?;
                 let read = build(options.max_connections.max(1))?;
-                let writer = spawn_writers(write.clone(), Backend::Sqlite, 1)?;
+                let writer = spawn_writers(write.clone(), Backend::Sqlite, 1, flush)?;
                 Ok(Self { read, write, backend: Backend::Sqlite, writer, wakes: Default::default() })
             }
             Backend::Postgres => {
@@ -395,7 +406,7 @@ impl Db {
                 // The writers hold one connection each while they run a group; the rest serve `write_blocking`.
                 let write = build(options.max_connections.clamp(POSTGRES_WRITERS as u32 + 1, 16))?;
                 let read = build(options.max_connections.max(1))?;
-                let writer = spawn_writers(write.clone(), Backend::Postgres, POSTGRES_WRITERS)?;
+                let writer = spawn_writers(write.clone(), Backend::Postgres, POSTGRES_WRITERS, flush)?;
                 Ok(Self { read, write, backend: Backend::Postgres, writer, wakes: Default::default() })
             }
         }
@@ -655,174 +666,5 @@ mod url_tests {
         );
         assert_eq!(local("postgres://root@db.example.com:5432/test"), "postgres://root@db.example.com:5432/test");
         assert_eq!(local("postgres://root@127.0.0.10/test"), "postgres://root@127.0.0.10/test");
-    }
-}
-
-#[cfg(test)]
-mod group_commit_tests {
-    use super::*;
-    use crate::repo::service_state;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_failing_or_panicking_write_in_a_group_leaves_the_others_committed() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("group.db").display());
-        let db = Db::connect(&url, &PoolOptions { max_connections: 2, busy_timeout: Duration::from_secs(5) }).unwrap();
-        db.migrate().unwrap();
-        let mut tasks = Vec::new();
-        for i in 0..60 {
-            let db = db.clone();
-            tasks.push(tokio::spawn(async move {
-                db.write(move |conn| {
-                    service_state::set(conn, &format!("key{i}"), "written", 0)?;
-                    if i % 5 == 0 {
-                        return Err(AppError::conflict("refused after writing"));
-                    }
-                    if i == 7 {
-                        panic!("a write that panics after writing");
-                    }
-                    Ok(i)
-                })
-                .await
-            }));
-        }
-        let mut ok = 0;
-        for (i, task) in tasks.into_iter().enumerate() {
-            match task.await.unwrap() {
-                Ok(value) => {
-                    assert_eq!(value, i);
-                    ok += 1;
-                }
-                Err(AppError::Conflict { .. }) => assert_eq!(i % 5, 0),
-                Err(AppError::Internal(_)) => assert_eq!(i, 7),
-                Err(other) => panic!("write {i}: {other}"),
-            }
-        }
-        assert_eq!(ok, 60 - 12 - 1);
-        for i in 0..60 {
-            let stored = db.read_blocking(move |conn| Ok(service_state::get(conn, &format!("key{i}"))?)).unwrap();
-            assert_eq!(stored.is_some(), i % 5 != 0 && i != 7, "key{i}");
-        }
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn subscriptions_read_once_per_group_are_those_the_job_would_read_itself() {
-        use crate::db::schema::webhook_subscriptions;
-        use crate::repo::messages::{self, Subscription};
-        use diesel::prelude::*;
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("subscriptions.db").display());
-        let db = Db::connect(&url, &PoolOptions { max_connections: 2, busy_timeout: Duration::from_secs(5) }).unwrap();
-        db.migrate().unwrap();
-        // Every other write subscribes, every third fails after reading (its subscription rolled back), and each one
-        // compares what the group's memo gives with a count of its own.
-        let tasks: Vec<_> = (0..90)
-            .map(|i| {
-                let db = db.clone();
-                tokio::spawn(async move {
-                    db.write(move |conn| {
-                        if i % 2 == 0 {
-                            let sub = Subscription {
-                                id: format!("whs_{i}"),
-                                url: "http://127.0.0.1:9/hook".into(),
-                                events: "[]".into(),
-                                secret: "whsec_test".into(),
-                                active: true,
-                                created_at: i as i64,
-                                updated_at: i as i64,
-                            };
-                            messages::insert_subscription(conn, &sub)?;
-                        }
-                        if i % 10 == 5 {
-                            messages::deactivate_subscription(conn, &format!("whs_{}", i - 1), 0)?;
-                        }
-                        let seen = messages::active_subscriptions(conn)?.len() as i64;
-                        let counted: i64 = webhook_subscriptions::table
-                            .filter(webhook_subscriptions::active.eq(true))
-                            .count()
-                            .get_result(&mut **conn)?;
-                        if i % 3 == 0 {
-                            return Err(AppError::conflict("refused after subscribing"));
-                        }
-                        Ok((seen, counted))
-                    })
-                    .await
-                })
-            })
-            .collect();
-        let mut stood = 0;
-        for (i, task) in tasks.into_iter().enumerate() {
-            match task.await.unwrap() {
-                Ok((seen, counted)) => {
-                    assert_eq!(seen, counted, "write {i} was given stale subscriptions");
-                    stood += 1;
-                }
-                Err(AppError::Conflict { .. }) => assert_eq!(i % 3, 0),
-                Err(other) => panic!("write {i}: {other}"),
-            }
-        }
-        assert_eq!(stood, 60);
-        let ids: Vec<String> = db
-            .read_blocking(|conn| Ok(messages::read_active_subscriptions(conn)?.into_iter().map(|s| s.id).collect()))
-            .unwrap();
-        // What stands is what the writes that stood subscribed, less some they deactivated (which ones depends on
-        // the order the writes ran in).
-        let subscribed: Vec<String> =
-            (0..90).filter(|i| i % 2 == 0 && i % 3 != 0).map(|i| format!("whs_{i}")).collect();
-        assert!(ids.len() >= subscribed.len() - 6, "{ids:?}");
-        assert!(ids.iter().all(|id| subscribed.contains(id)), "a refused write's subscription stood: {ids:?}");
-    }
-
-    /// The changes one numbered write makes to the rollups, and whether it then fails or panics.
-    fn rollup_write(conn: &mut Tx<'_>, i: usize) -> Result<usize, AppError> {
-        use crate::domain::metrics::{Counts, Delta, Key};
-        let key = Key {
-            day: 20_400 + (i % 9) as i32,
-            team_id: format!("team{}", i % 2),
-            agent_id: format!("agent{}", i % 5),
-            kind: "callback".into(),
-        };
-        let counts = Counts { pending: 1, kept_late: i.is_multiple_of(4) as i64, ..Counts::default() };
-        let lateness = i.is_multiple_of(4).then_some((i as i64 % 6, 1));
-        crate::repo::metrics::apply(conn, &[Delta { key: key.clone(), counts, lateness }])?;
-        crate::repo::metrics::add_contact(conn, key.day, &key.team_id, &key.agent_id, i.is_multiple_of(3))?;
-        if i.is_multiple_of(7) {
-            return Err(AppError::conflict("refused after counting"));
-        }
-        if i == 11 {
-            panic!("a write that panics after counting");
-        }
-        Ok(i)
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn rollups_held_for_a_group_equal_the_same_writes_made_one_by_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let options = PoolOptions { max_connections: 2, busy_timeout: Duration::from_secs(5) };
-        let grouped = Db::connect(&format!("sqlite://{}", dir.path().join("grouped.db").display()), &options).unwrap();
-        let alone = Db::connect(&format!("sqlite://{}", dir.path().join("alone.db").display()), &options).unwrap();
-        grouped.migrate().unwrap();
-        alone.migrate().unwrap();
-        let tasks: Vec<_> = (0..120)
-            .map(|i| {
-                let db = grouped.clone();
-                tokio::spawn(async move { db.write(move |conn| rollup_write(conn, i)).await.is_ok() })
-            })
-            .collect();
-        let mut stood = 0;
-        for (i, task) in tasks.into_iter().enumerate() {
-            let ok = task.await.unwrap();
-            assert_eq!(ok, !i.is_multiple_of(7) && i != 11, "write {i}");
-            stood += usize::from(ok);
-            // The same write on its own, in a transaction of its own.
-            let _ = catch_unwind(AssertUnwindSafe(|| alone.write_blocking(|conn| rollup_write(conn, i))));
-        }
-        assert_eq!(stood, 120 - 18 - 1);
-        let stored = |db: &Db| db.read_blocking(|conn| Ok(crate::repo::metrics::stored(conn)?)).unwrap();
-        let (grouped, alone) = (stored(&grouped), stored(&alone));
-        assert_eq!(grouped.days.values().map(|c| c.pending).sum::<i64>(), stood as i64);
-        assert_eq!(grouped.contacts_weeks.values().map(|c| c.0).sum::<i64>(), stood as i64);
-        assert!(!grouped.lateness_weeks.is_empty());
-        assert_eq!(grouped, alone);
     }
 }

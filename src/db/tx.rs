@@ -5,8 +5,8 @@
 //!   after the commit ([`super::Wakes::added`]);
 //! - rollup changes: inside a writer's group they are held back and written once, summed, before the group
 //!   commits (see `repo::metrics`); in a transaction of its own they are written as they come;
-//! - the active webhook subscriptions, read once per group (every create and ledger event asks which
-//!   subscriptions want it, and they change rarely).
+//! - what a repository function read once for the whole group (the active webhook subscriptions: every create and
+//!   ledger event asks which subscriptions want it, and they change rarely), kept in a slot the repository owns.
 //!
 //! A `Tx` dereferences to the connection, so reads and plain writes take it where they take a `&mut DbConn`.
 
@@ -15,22 +15,23 @@ use std::ops::{Deref, DerefMut};
 use super::wakes::Added;
 use super::DbConn;
 use crate::domain::metrics::RollupChange;
-use crate::repo::messages::Subscription;
 
 /// What the jobs of one writer's group share. A job that fails forgets what it held (its savepoint is rolled
 /// back with its rows).
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Group {
     /// Rollup changes held back until the group commits; `None` in a transaction of its own (written at once).
     pub rollups: Option<Vec<RollupChange>>,
-    /// The active subscriptions, once read in this group; `None` when not read yet or changed since.
-    pub subscriptions: Option<Vec<Subscription>>,
+    /// What a repository read once for the group (see `repo::messages::active_subscriptions`); `None` when not
+    /// read yet, or forgotten after a change or a failed job. Typed by its owner, so this layer does not know
+    /// the rows it holds.
+    pub memo: Option<Box<dyn std::any::Any + Send>>,
 }
 
 impl Group {
     /// The state of a group-commit writer's group: rollups held back.
     pub fn holding() -> Self {
-        Group { rollups: Some(Vec::new()), subscriptions: None }
+        Group { rollups: Some(Vec::new()), memo: None }
     }
 }
 

@@ -212,7 +212,7 @@ pub fn of_target(conn: &mut DbConn, target: &str, limit: i64) -> QueryResult<Vec
 
 /// Inserts a subscription.
 pub fn insert_subscription(tx: &mut Tx<'_>, sub: &Subscription) -> QueryResult<()> {
-    tx.group().subscriptions = None;
+    tx.group().memo = None;
     let conn: &mut DbConn = tx;
     diesel::insert_into(webhook_subscriptions::table).values(sub).execute(conn).map(|_| ())
 }
@@ -227,11 +227,11 @@ pub fn find_subscription(conn: &mut DbConn, id: &str) -> QueryResult<Option<Subs
 /// round trip each) and they change rarely. A subscription change in the group, or a job that fails, makes the
 /// next job read them again.
 pub fn active_subscriptions(tx: &mut Tx<'_>) -> QueryResult<Vec<Subscription>> {
-    if let Some(read) = &tx.group().subscriptions {
+    if let Some(read) = tx.group().memo.as_ref().and_then(|memo| memo.downcast_ref::<Vec<Subscription>>()) {
         return Ok(read.clone());
     }
     let read = read_active_subscriptions(tx)?;
-    tx.group().subscriptions = Some(read.clone());
+    tx.group().memo = Some(Box::new(read.clone()));
     Ok(read)
 }
 
@@ -246,7 +246,7 @@ pub fn read_active_subscriptions(conn: &mut DbConn) -> QueryResult<Vec<Subscript
 
 /// Deactivates a subscription; returns whether it existed.
 pub fn deactivate_subscription(tx: &mut Tx<'_>, id: &str, now_ms: i64) -> QueryResult<bool> {
-    tx.group().subscriptions = None;
+    tx.group().memo = None;
     let conn: &mut DbConn = tx;
     diesel::update(webhook_subscriptions::table.find(id))
         .set((webhook_subscriptions::active.eq(false), webhook_subscriptions::updated_at.eq(now_ms)))

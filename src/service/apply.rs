@@ -121,8 +121,8 @@ pub fn record(
     Ok(())
 }
 
-/// Writes a new promise: the row, its `created` event, its timers, its outbound event, and makes its owner the
-/// customer's shopkeeper when they have none.
+/// Writes a new promise: the row, its `created` event (at the row's `created_at`, the moment it was made), its
+/// timers (planned from now), its outbound event, and makes its owner the customer's shopkeeper when they have none.
 pub fn make(
     conn: &mut Tx<'_>,
     ctx: &Ctx,
@@ -134,7 +134,7 @@ pub fn make(
     let now_ms = ctx.now_ms();
     crate::repo::promises::insert(conn, promise)?;
     let announced = created.clone();
-    ledger::append(conn, promise, created, Some(actor), now_ms)?;
+    ledger::append(conn, promise, created, Some(actor), promise.created_at)?;
     outbox::schedule_new(conn, promise, &ctx.tolerances, now_ms)?;
     announce(conn, ctx, Outbound::Read, promise, customer, &announced)?;
     if customer.owner_agent_id.is_none() {

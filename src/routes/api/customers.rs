@@ -20,6 +20,7 @@ use crate::clock::new_id;
 use crate::db::DbConn;
 use crate::domain::brief::{clock_sentence, opening_line};
 use crate::domain::due::Warning;
+use crate::domain::promise::LedgerEvent;
 use crate::domain::time::{parse_zone, HolidayCalendar};
 use crate::domain::vocab::{Channel, Direction, EventKind, Outcome};
 use crate::error::{AppError, Problem};
@@ -512,7 +513,10 @@ pub fn brief_of(
     let names: HashMap<String, String> = promises::active_makers_of_customer(conn, &customer.id)?.into_iter().collect();
     let mut reschedules: HashMap<String, Vec<serde_json::Value>> = HashMap::new();
     for e in promises::active_events_of_customer(conn, &customer.id, EventKind::Rescheduled.as_str())? {
-        let mut data: serde_json::Value = serde_json::from_str(&e.data).unwrap_or_default();
+        // Read through the ledger's type: a row that does not read is an error naming it, not an empty move.
+        let event = LedgerEvent::read(&e.id.to_string(), &e.kind, &e.data)
+            .map_err(|corrupt| AppError::Internal(corrupt.into()))?;
+        let mut data = event.details();
         data["at"] = json!(instant(e.occurred_at));
         reschedules.entry(e.promise_id).or_default().push(data);
     }
