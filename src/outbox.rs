@@ -14,10 +14,10 @@ use crate::repo::promises::Promise;
 use crate::settings::Tolerances;
 
 /// The timing facts of a stored promise.
-pub fn timing_of(promise: &Promise, tolerances: &Tolerances) -> Timing {
-    let kind = promise.kind.parse::<PromiseKind>().unwrap_or(PromiseKind::Callback);
-    let leads: Vec<i64> = serde_json::from_str(&promise.lead_seconds).unwrap_or_default();
-    Timing {
+pub fn timing_of(promise: &Promise, tolerances: &Tolerances) -> Result<Timing, AppError> {
+    let kind = crate::repo::stored::kind(promise)?;
+    let leads = crate::repo::stored::leads(promise)?;
+    Ok(Timing {
         kind,
         due_at: from_ms(promise.due_at),
         grace: Duration::seconds(promise.grace_seconds),
@@ -27,7 +27,7 @@ pub fn timing_of(promise: &Promise, tolerances: &Tolerances) -> Timing {
             PromiseKind::Deadline => Some(tolerances.deadline_broken_after),
             PromiseKind::Update => None,
         },
-    }
+    })
 }
 
 /// The first occurrence of an update promise's recurrence strictly after `after`, in its zone; `None` when it has no
@@ -40,7 +40,9 @@ pub fn next_occurrence(
     let internal = |e: crate::domain::time::TimeError| AppError::Internal(anyhow::anyhow!(e));
     let zone = crate::domain::time::parse_zone(&promise.time_zone).map_err(internal)?;
     let rule = crate::domain::time::Recurrence::parse(expression).map_err(internal)?;
-    let how = promise.disambiguation.parse().unwrap_or_default();
+    let how = promise.disambiguation.parse().map_err(|e: crate::domain::time::TimeError| {
+        crate::repo::stored::corrupt("promise", &promise.id, "disambiguation", e)
+    })?;
     Ok(rule.next_after(after, zone, how, promise.recurrence_until.map(from_ms)))
 }
 
@@ -49,7 +51,7 @@ pub fn next_occurrence(
 /// Deliveries already made for the same occurrence (delivered or failed) are kept, and not planned again.
 pub fn schedule(conn: &mut Tx<'_>, promise: &Promise, tolerances: &Tolerances, now_ms: i64) -> Result<(), AppError> {
     deliveries::retire_pending(conn, &promise.id)?;
-    deliveries::insert_all(conn, &planned(promise, tolerances, now_ms))?;
+    deliveries::insert_all(conn, &planned(promise, tolerances, now_ms)?)?;
     Ok(())
 }
 
@@ -61,17 +63,18 @@ pub fn schedule_new(
     tolerances: &Tolerances,
     now_ms: i64,
 ) -> Result<(), AppError> {
-    deliveries::insert_fresh(conn, &planned(promise, tolerances, now_ms))?;
+    deliveries::insert_fresh(conn, &planned(promise, tolerances, now_ms)?)?;
     Ok(())
 }
 
 /// The deliveries of the promise's current occurrence; none when it is closed.
-fn planned(promise: &Promise, tolerances: &Tolerances, now_ms: i64) -> Vec<Delivery> {
-    let active = promise.status.parse::<PromiseStatus>().map(PromiseStatus::is_active).unwrap_or(false);
-    if !active {
-        return Vec::new();
+fn planned(promise: &Promise, tolerances: &Tolerances, now_ms: i64) -> Result<Vec<Delivery>, AppError> {
+    let status: PromiseStatus =
+        promise.status.parse().map_err(|e| crate::repo::stored::corrupt("promise", &promise.id, "status", e))?;
+    if !status.is_active() {
+        return Ok(Vec::new());
     }
-    plan(&timing_of(promise, tolerances), from_ms(now_ms))
+    Ok(plan(&timing_of(promise, tolerances)?, from_ms(now_ms))
         .into_iter()
         .map(|p| Delivery {
             id: new_id("dlv"),
@@ -91,7 +94,7 @@ fn planned(promise: &Promise, tolerances: &Tolerances, now_ms: i64) -> Vec<Deliv
             created_at: now_ms,
             updated_at: now_ms,
         })
-        .collect()
+        .collect())
 }
 
 /// Retires a closed promise's pending deliveries.

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use crate::clock::{from_ms, new_id};
 use crate::db::Tx;
 use crate::domain::promise::LedgerEvent;
-use crate::domain::time::{format_offset, parse_zone};
+use crate::domain::time::format_offset;
 use crate::error::AppError;
 use crate::repo::customers::Customer;
 use crate::repo::messages::{self, Message, Subscription};
@@ -35,8 +35,13 @@ pub const EVENT_TYPES: &[&str] = &[
 /// (`event`, `details`: from/to and reason of a move, kept_at and on_time of a keep, hand-over from/to and note,
 /// the reason of a break). The customer-facing confirmation ("we will call you...") comes only with the events
 /// it is true of: made, moved, due.
-pub fn promise_payload(promise: &Promise, customer: &Customer, views: &Views, event: Option<&LedgerEvent>) -> Value {
-    let zone = parse_zone(&promise.time_zone).or_else(|_| parse_zone(&customer.time_zone)).unwrap_or(chrono_tz::UTC);
+pub fn promise_payload(
+    promise: &Promise,
+    customer: &Customer,
+    views: &Views,
+    event: Option<&LedgerEvent>,
+) -> Result<Value, AppError> {
+    let zone = crate::repo::stored::zone("promise", &promise.id, &promise.time_zone)?;
     let due_text = spoken_datetime(from_ms(promise.due_at), zone, &customer.locale);
     let confirms = match event {
         None => true,
@@ -69,7 +74,7 @@ pub fn promise_payload(promise: &Promise, customer: &Customer, views: &Views, ev
         payload["event"] = json!(event.kind().as_str());
         payload["details"] = event.details();
     }
-    payload
+    Ok(payload)
 }
 
 /// The prompt as the API and the live stream show it.
@@ -104,13 +109,13 @@ pub fn emit(
     conn: &mut Tx<'_>,
     event_type: &str,
     now: DateTime<Utc>,
-    data: impl FnOnce() -> Value,
+    data: impl FnOnce() -> Result<Value, AppError>,
 ) -> Result<(), AppError> {
     let subscriptions = messages::active_subscriptions(conn)?;
     if !wanted(&subscriptions, event_type) {
         return Ok(());
     }
-    let data = data();
+    let data = data()?;
     for message in webhooks(&subscriptions, event_type, &data, now) {
         messages::insert(conn, &message)?;
     }

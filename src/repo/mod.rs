@@ -48,6 +48,7 @@ pub mod promises;
 pub mod prompts;
 pub mod service_state;
 pub mod sessions;
+pub mod stored;
 pub mod teams;
 pub mod tokens;
 

@@ -9,7 +9,7 @@ use crate::clock::from_ms;
 use crate::domain::brief::opening_line;
 use crate::domain::promise::LedgerEvent;
 use crate::domain::schedule::{describe_delay, Purpose};
-use crate::domain::time::{format_offset, local_offset_at, parse_zone, Tz};
+use crate::domain::time::{format_offset, local_offset_at, Tz};
 use crate::domain::vocab::PromiseStatus;
 use crate::repo::agents::Agent;
 use crate::repo::customers::Customer;
@@ -28,10 +28,6 @@ pub struct Circumstances {
     pub handover_note: Option<String>,
     /// For a lead reminder: how long before due.
     pub lead: Option<Duration>,
-}
-
-fn zone_of(customer: &Customer) -> Tz {
-    parse_zone(&customer.time_zone).unwrap_or(chrono_tz::UTC)
 }
 
 fn kind_text(kind: &str, spanish: bool) -> &'static str {
@@ -60,16 +56,17 @@ pub struct History<'a> {
 
 /// The template context of a prompt for `recipient`. The customer's other open promises are capped at
 /// [`OTHER_PROMISES_SHOWN`], the soonest first; `other_promises_more` counts the rest.
+#[expect(clippy::too_many_arguments, reason = "the card is about all of these at once")]
 pub fn build(
     history: History<'_>,
     promise: &Promise,
     customer: &Customer,
+    zone: Tz,
     recipient: &Agent,
     purpose: Purpose,
     circumstances: &Circumstances,
     now: DateTime<Utc>,
 ) -> Value {
-    let zone = zone_of(customer);
     let locale = recipient.locale.as_str();
     let spanish = crate::views::language(locale) == "es";
     let when = |ms: i64| spoken_datetime(from_ms(ms), zone, locale);

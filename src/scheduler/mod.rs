@@ -321,6 +321,8 @@ impl Scheduler {
     ) -> Result<Fired, AppError> {
         let now_ms = now.timestamp_millis();
         batch.ensure_active(conn, &customer.id)?;
+        // The card speaks of the customer's clock: a zone that does not read fails this delivery, naming the row.
+        let zone = crate::repo::stored::zone("customer", &customer.id, &customer.time_zone)?;
         let batch = &*batch;
         let owner = batch
             .agent(&promise.owner_agent_id)
@@ -343,7 +345,7 @@ impl Scheduler {
             let routed = lifecycle::route(&owner.id, &routing.recipients, &away.note, from_ms(d.occurrence_at));
             // The integrator's mirror hears of it like of any hand-over, with `routing: true` in its details.
             if events::wanted(&batch.subscriptions, "promise.handed_over") {
-                let data = events::promise_payload(&promise, customer, &self.views, Some(&routed));
+                let data = events::promise_payload(&promise, customer, &self.views, Some(&routed))?;
                 fired.messages.extend(events::webhooks(&batch.subscriptions, "promise.handed_over", &data, now));
             }
             fired.events.push(routed);
@@ -371,7 +373,7 @@ impl Scheduler {
                 }
                 None => None,
             };
-            let context = build(history, &promise, customer, recipient, purpose, &circumstances, now);
+            let context = build(history, &promise, customer, zone, recipient, purpose, &circumstances, now);
             let (mut texts, context) =
                 self.views.render_all(&recipient.locale, templates, context).map_err(AppError::Internal)?;
             let subject = if email { texts.pop() } else { None };
@@ -424,7 +426,7 @@ impl Scheduler {
         if purpose == Purpose::Due {
             // The payload renders a template: only worth it when someone wants it.
             if events::wanted(&batch.subscriptions, "promise.due") {
-                let data = events::promise_payload(&promise, customer, &self.views, None);
+                let data = events::promise_payload(&promise, customer, &self.views, None)?;
                 fired.messages.extend(events::webhooks(&batch.subscriptions, "promise.due", &data, now));
             }
             if promise.kind != PromiseKind::Deadline.as_str() {

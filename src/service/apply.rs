@@ -161,7 +161,7 @@ fn announce(
             if events::wanted(subscriptions, event_type) {
                 crate::repo::messages::insert_all(
                     conn,
-                    &events::webhooks(subscriptions, event_type, &payload(), ctx.now),
+                    &events::webhooks(subscriptions, event_type, &payload()?, ctx.now),
                 )?;
             }
             Ok(())

@@ -136,7 +136,9 @@ pub fn log(
         None => {}
     }
     let kept_ids: Vec<&str> = logged.kept.iter().map(|p| p.id.as_str()).collect();
-    events::emit(conn, "interaction.created", ctx.now, || events::interaction_payload(&logged.interaction, &kept_ids))?;
+    events::emit(conn, "interaction.created", ctx.now, || {
+        Ok(events::interaction_payload(&logged.interaction, &kept_ids))
+    })?;
     Ok(logged)
 }
 

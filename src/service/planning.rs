@@ -12,12 +12,13 @@ use crate::domain::due::{
 };
 use crate::domain::promise::event::DueTime;
 use crate::domain::promise::{Current, Judged, Judging, Keeper, NewDue};
-use crate::domain::time::{parse_zone, HolidayCalendar, WeeklyWindow};
+use crate::domain::time::HolidayCalendar;
 use crate::domain::vocab::{PromiseKind, PromiseStatus};
 use crate::error::{AppError, FieldError};
 use crate::repo::agents::{self, Agent};
 use crate::repo::customers::Customer;
 use crate::repo::promises::Promise;
+use crate::repo::stored;
 use crate::settings::Tolerances;
 
 /// A stored value that does not read: an error naming the row, never a silent default.
@@ -90,11 +91,6 @@ pub fn keeper_of(conn: &mut DbConn, promise: &Promise, agent_id: Option<&str>, a
     Ok(if stand_in { Keeper::StandIn } else { Keeper::Other })
 }
 
-/// A stored weekly window (contact window, shift). Stored windows were validated when written.
-pub fn stored_window(text: &str) -> WeeklyWindow {
-    WeeklyWindow::parse(text).unwrap_or_else(|_| WeeklyWindow::always())
-}
-
 /// Away periods of an agent from now on, with stand-in names, for the due planner.
 pub fn away_periods(conn: &mut DbConn, agent_id: &str, now_ms: i64) -> Result<Vec<AwayPeriod>, AppError> {
     let mut out = Vec::new();
@@ -134,10 +130,10 @@ pub fn plan_for(
     owner: &Agent,
     now: DateTime<Utc>,
 ) -> Result<DuePlan, AppError> {
-    let customer_zone = parse_zone(&customer.time_zone).map_err(|e| corrupt("customer", &customer.id, e))?;
-    let owner_zone = parse_zone(&owner.time_zone).map_err(|e| corrupt("agent", &owner.id, e))?;
-    let window = stored_window(&customer.contact_window);
-    let shift = stored_window(&owner.shift);
+    let customer_zone = stored::zone("customer", &customer.id, &customer.time_zone)?;
+    let owner_zone = stored::zone("agent", &owner.id, &owner.time_zone)?;
+    let window = stored::window("customer", &customer.id, "contact_window", &customer.contact_window)?;
+    let shift = stored::window("agent", &owner.id, "shift", &owner.shift)?;
     let away = away_periods(conn, &owner.id, now.timestamp_millis())?;
     let holidays = customer.region.as_deref().and_then(HolidayCalendar::for_region);
     let customer_time =

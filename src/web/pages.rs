@@ -381,7 +381,7 @@ pub async fn make_promise(
             body["recurrence"] = json!({ "cron": cron });
         }
         let body = body_of::<api_promises::NewPromiseBody>(body)?;
-        let input = api_promises::new_promise(&body.value)?;
+        let input = service::promises::NewPromise::try_from(&body.value)?;
         let (ctx, caller) = (state.ctx(), user.caller.clone());
         state
             .db
@@ -501,7 +501,7 @@ pub async fn promise_action(
         match action.as_str() {
             "keep" => {
                 let body = body_of(json!({ "note": field(&form, "note"), "version": version }))?;
-                let input = api_promises::keep_input(&body.value)?;
+                let input = service::promises::KeepInput::try_from(&body.value)?;
                 state.db.write(move |conn| service::promises::keep(conn, &ctx, &caller, &pid, input)).await
             }
             "reschedule" => {
@@ -511,7 +511,7 @@ pub async fn promise_action(
                     "initiated_by": field(&form, "initiated_by").unwrap_or("agent"),
                     "version": version,
                 }))?;
-                let input = api_promises::reschedule_input(&body.value)?;
+                let input = service::promises::RescheduleInput::try_from(&body.value)?;
                 state.db.write(move |conn| Ok(service::promises::reschedule(conn, &ctx, &caller, &pid, input)?.0)).await
             }
             "cancel" => {
@@ -520,7 +520,7 @@ pub async fn promise_action(
                     "initiated_by": field(&form, "initiated_by").unwrap_or("agent"),
                     "version": version,
                 }))?;
-                let input = api_promises::cancel_input(&body.value)?;
+                let input = service::promises::CancelInput::try_from(&body.value)?;
                 state.db.write(move |conn| service::promises::cancel(conn, &ctx, &caller, &pid, input)).await
             }
             "handover" => {
@@ -529,7 +529,7 @@ pub async fn promise_action(
                     "note": field(&form, "note").unwrap_or_default(),
                     "version": version,
                 }))?;
-                let input = api_promises::handover_input(&body.value)?;
+                let input = service::promises::HandoverInput::try_from(&body.value)?;
                 state.db.write(move |conn| service::promises::hand_over(conn, &ctx, &caller, &pid, input)).await
             }
             other => Err(AppError::NotFound { resource: "action", id: other.to_string() }),

@@ -167,3 +167,34 @@ async fn a_do_not_call_customer_who_asks_to_be_called_gets_a_tracked_promise() {
     assert_eq!(ledger[0]["data"]["do_not_call_overridden"], true);
     assert_eq!(ledger[0]["data"]["customer_requested"], true);
 }
+
+/// A stored contact window that no longer reads is an error, never "always": before, a corrupt window let a
+/// callback be booked at 03:00 without a word. Nothing is written.
+#[actix_web::test]
+async fn a_corrupt_stored_window_refuses_rather_than_allowing_any_time() {
+    use diesel::prelude::*;
+    use tendero::db::schema::customers;
+    let app = spawn_app_at(at("2026-03-16T09:00:00Z")).await;
+    let z = zaragoza(&app).await;
+    let marta = &z.marta.1;
+    let victor = customer(&app, marta, "Víctor Lanuza", "Europe/Madrid").await;
+    let id = victor.clone();
+    app.db
+        .write_blocking(move |tx| {
+            diesel::update(customers::table.find(&id))
+                .set(customers::contact_window.eq("lunes a veces"))
+                .execute(&mut **tx)?;
+            Ok(())
+        })
+        .unwrap();
+    let rows = app.ledger_rows();
+    let answer = app
+        .post(
+            "/api/v1/promises",
+            marta,
+            json!({ "customer_id": victor, "kind": "callback", "title": "Te llamo a las 3", "due_local": "2026-03-17T03:00", "lead": [] }),
+        )
+        .await;
+    answer.assert_problem(500);
+    assert_eq!(app.ledger_rows(), rows, "nothing was written");
+}

@@ -13,7 +13,7 @@ use crate::auth::{hash_password, Caller};
 use crate::clock::new_id;
 use crate::db::DbConn;
 use crate::domain::due::describe_local;
-use crate::domain::time::{parse_zone, resolve_local, Disambiguation, Tz};
+use crate::domain::time::{resolve_local, Disambiguation, Tz};
 use crate::domain::vocab::Role;
 use crate::error::{AppError, Problem};
 use crate::repo::agents::{self, Absence, Agent, AgentChanges};
@@ -503,7 +503,7 @@ pub fn agenda_of(
 ) -> Result<AgendaOut, AppError> {
     let agent = visible_agent(conn, caller, id)?;
     caller.check_agent_scope(&agent.id, agent.team_id.as_deref())?;
-    let zone = parse_zone(&agent.time_zone).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+    let zone = crate::repo::stored::zone("agent", &agent.id, &agent.time_zone)?;
     let date = match date_text {
         Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
             AppError::invalid("date", "invalid_date", format!("`{text}` is not a date like 2026-03-17"))
@@ -521,7 +521,7 @@ pub fn agenda_of(
     let mut items = Vec::with_capacity(rows.len());
     for p in rows {
         let Some(c) = people.iter().find(|c| c.id == p.customer_id) else { continue };
-        let customer_zone = parse_zone(&c.time_zone).unwrap_or(zone);
+        let customer_zone = crate::repo::stored::zone("customer", &c.id, &c.time_zone)?;
         let due = crate::clock::from_ms(p.due_at);
         items.push(AgendaItem {
             overdue: p.due_at < now.timestamp_millis(),

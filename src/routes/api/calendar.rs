@@ -11,7 +11,7 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::clock::from_ms;
 use crate::delivery::ical::{render_feed, FeedEvent};
-use crate::domain::time::{format_offset, local_offset_at, parse_zone};
+use crate::domain::time::{format_offset, local_offset_at};
 use crate::error::{AppError, Problem};
 use crate::repo::{agents, calendar_tokens, customers, promises};
 
@@ -99,10 +99,10 @@ pub async fn feed(state: web::Data<AppState>, file: web::Path<String>) -> Result
             let mut events = Vec::with_capacity(open.len());
             for p in open {
                 let Some(c) = people.iter().find(|c| c.id == p.customer_id) else { continue };
-                let zone = parse_zone(&c.time_zone).unwrap_or(chrono_tz::UTC);
+                let zone = crate::repo::stored::zone("customer", &c.id, &c.time_zone)?;
                 let due = from_ms(p.due_at);
                 let local = due.with_timezone(&zone);
-                let leads: Vec<i64> = serde_json::from_str(&p.lead_seconds).unwrap_or_default();
+                let leads = crate::repo::stored::leads(&p)?;
                 events.push(FeedEvent {
                     uid: p.id.clone(),
                     summary: format!("{}: {} — {}", p.kind, c.name, p.title),

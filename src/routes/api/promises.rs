@@ -316,7 +316,7 @@ pub async fn create(
     req: HttpRequest,
     body: Body<NewPromiseBody>,
 ) -> Result<HttpResponse, AppError> {
-    let input = new_promise(&body.value)?;
+    let input = NewPromise::try_from(&body.value)?;
     if let Some(replay) = idempotent_replay(&state, &caller, &req, &body.raw).await? {
         return Ok(replay);
     }
@@ -343,71 +343,75 @@ pub async fn create(
 }
 
 /// A `POST /promises` body as the use case's input, every wrong field named at once.
-pub fn new_promise(b: &NewPromiseBody) -> Result<NewPromise, AppError> {
-    let mut checks = Checks::default();
-    let kind = checks.vocab::<PromiseKind>("kind", &b.kind);
-    let title = checks.text("title", &b.title, 500);
-    let details = checks.optional_text("details", b.details.as_deref(), 10_000).unwrap_or_default();
-    let grace = match &b.grace {
-        Some(text) => match parse_duration(text) {
-            Ok(d) => Some(d),
-            Err(e) => {
-                checks.add("grace", e.code(), e.to_string());
-                None
-            }
-        },
-        None => None,
-    };
-    let lead = b.lead.as_ref().map(|l| durations(&mut checks, "lead", l));
-    if b.lead.as_ref().is_some_and(|l| l.len() > 10) {
-        checks.add("lead", "too_many", "at most 10 lead reminders");
-    }
-    let mut recurrence = None;
-    let mut until = None;
-    if let Some(r) = &b.recurrence {
-        match Recurrence::parse(&r.cron) {
-            Ok(parsed) => recurrence = Some(parsed),
-            Err(e) => checks.add("recurrence.cron", e.code(), e.to_string()),
+impl TryFrom<&NewPromiseBody> for NewPromise {
+    type Error = AppError;
+
+    fn try_from(b: &NewPromiseBody) -> Result<Self, AppError> {
+        let mut checks = Checks::default();
+        let kind = checks.vocab::<PromiseKind>("kind", &b.kind);
+        let title = checks.text("title", &b.title, 500);
+        let details = checks.optional_text("details", b.details.as_deref(), 10_000).unwrap_or_default();
+        let grace = match &b.grace {
+            Some(text) => match parse_duration(text) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    checks.add("grace", e.code(), e.to_string());
+                    None
+                }
+            },
+            None => None,
+        };
+        let lead = b.lead.as_ref().map(|l| durations(&mut checks, "lead", l));
+        if b.lead.as_ref().is_some_and(|l| l.len() > 10) {
+            checks.add("lead", "too_many", "at most 10 lead reminders");
         }
-        if let Some(u) = &r.until {
-            match parse_instant("recurrence.until", u) {
-                Ok(at) => until = Some(at),
-                Err(_) => {
-                    checks.add("recurrence.until", "invalid_instant", format!("`{u}` is not an RFC 3339 instant"))
+        let mut recurrence = None;
+        let mut until = None;
+        if let Some(r) = &b.recurrence {
+            match Recurrence::parse(&r.cron) {
+                Ok(parsed) => recurrence = Some(parsed),
+                Err(e) => checks.add("recurrence.cron", e.code(), e.to_string()),
+            }
+            if let Some(u) = &r.until {
+                match parse_instant("recurrence.until", u) {
+                    Ok(at) => until = Some(at),
+                    Err(_) => {
+                        checks.add("recurrence.until", "invalid_instant", format!("`{u}` is not an RFC 3339 instant"))
+                    }
                 }
             }
         }
-    }
-    match (kind, recurrence.is_some()) {
-        (Some(PromiseKind::Update), false) => {
-            checks.add("recurrence", "required", "an update promise needs recurrence.cron (how often to update)")
+        match (kind, recurrence.is_some()) {
+            (Some(PromiseKind::Update), false) => {
+                checks.add("recurrence", "required", "an update promise needs recurrence.cron (how often to update)")
+            }
+            (Some(k), true) if k != PromiseKind::Update => {
+                checks.add("recurrence", "not_allowed", format!("a {k} promise cannot recur; use kind update"))
+            }
+            _ => {}
         }
-        (Some(k), true) if k != PromiseKind::Update => {
-            checks.add("recurrence", "not_allowed", format!("a {k} promise cannot recur; use kind update"))
-        }
-        _ => {}
+        checks.finish()?;
+        Ok(NewPromise {
+            customer_id: b.customer_id.clone(),
+            kind: kind.unwrap_or(PromiseKind::Callback),
+            title,
+            details,
+            due: DueInput {
+                due_local: b.due_local.clone(),
+                time_zone: b.time_zone.clone(),
+                disambiguation: b.disambiguation.clone(),
+                within: b.within.clone(),
+                within_business_days: b.within_business_days,
+                customer_requested: b.customer_requested.unwrap_or(false),
+            },
+            recurrence,
+            until,
+            grace,
+            lead,
+            owner_agent_id: b.owner_agent_id.clone(),
+            made_in_interaction_id: b.made_in_interaction_id.clone(),
+        })
     }
-    checks.finish()?;
-    Ok(NewPromise {
-        customer_id: b.customer_id.clone(),
-        kind: kind.unwrap_or(PromiseKind::Callback),
-        title,
-        details,
-        due: DueInput {
-            due_local: b.due_local.clone(),
-            time_zone: b.time_zone.clone(),
-            disambiguation: b.disambiguation.clone(),
-            within: b.within.clone(),
-            within_business_days: b.within_business_days,
-            customer_requested: b.customer_requested.unwrap_or(false),
-        },
-        recurrence,
-        until,
-        grace,
-        lead,
-        owner_agent_id: b.owner_agent_id.clone(),
-        made_in_interaction_id: b.made_in_interaction_id.clone(),
-    })
 }
 
 /// Query of `GET /promises`.
@@ -536,7 +540,7 @@ pub async fn reschedule(
     id: web::Path<String>,
     body: Body<RescheduleBody>,
 ) -> Result<HttpResponse, AppError> {
-    let mut input = reschedule_input(&body.value)?;
+    let mut input = RescheduleInput::try_from(&body.value)?;
     input.version = input.version.or(if_match(&req)?);
     let ctx = state.ctx();
     let who = caller.clone();
@@ -549,21 +553,25 @@ pub async fn reschedule(
 }
 
 /// A reschedule body as the use case's input.
-pub fn reschedule_input(b: &RescheduleBody) -> Result<RescheduleInput, AppError> {
-    let mut checks = Checks::default();
-    let reason = checks.text("reason", &b.reason, 2000);
-    let initiated_by = checks.vocab::<Initiator>("initiated_by", &b.initiated_by);
-    checks.finish()?;
-    let initiated_by = initiated_by.unwrap_or(Initiator::Agent);
-    let due = DueInput {
-        due_local: b.due_local.clone(),
-        time_zone: b.time_zone.clone(),
-        disambiguation: b.disambiguation.clone(),
-        within: b.within.clone(),
-        within_business_days: b.within_business_days,
-        customer_requested: b.customer_requested.unwrap_or(initiated_by == Initiator::Customer),
-    };
-    Ok(RescheduleInput { due, reason, initiated_by, version: b.version })
+impl TryFrom<&RescheduleBody> for RescheduleInput {
+    type Error = AppError;
+
+    fn try_from(b: &RescheduleBody) -> Result<Self, AppError> {
+        let mut checks = Checks::default();
+        let reason = checks.text("reason", &b.reason, 2000);
+        let initiated_by = checks.vocab::<Initiator>("initiated_by", &b.initiated_by);
+        checks.finish()?;
+        let initiated_by = initiated_by.unwrap_or(Initiator::Agent);
+        let due = DueInput {
+            due_local: b.due_local.clone(),
+            time_zone: b.time_zone.clone(),
+            disambiguation: b.disambiguation.clone(),
+            within: b.within.clone(),
+            within_business_days: b.within_business_days,
+            customer_requested: b.customer_requested.unwrap_or(initiated_by == Initiator::Customer),
+        };
+        Ok(RescheduleInput { due, reason, initiated_by, version: b.version })
+    }
 }
 
 /// Marks a promise kept, with a note or an interaction as evidence; judged on time up to due + grace.
@@ -579,7 +587,7 @@ pub async fn keep(
     id: web::Path<String>,
     body: Body<KeepBody>,
 ) -> Result<HttpResponse, AppError> {
-    let mut input = keep_input(&body.value)?;
+    let mut input = KeepInput::try_from(&body.value)?;
     input.version = input.version.or(if_match(&req)?);
     let ctx = state.ctx();
     let who = caller.clone();
@@ -603,7 +611,7 @@ pub async fn cancel(
     id: web::Path<String>,
     body: Body<CancelBody>,
 ) -> Result<HttpResponse, AppError> {
-    let mut input = cancel_input(&body.value)?;
+    let mut input = CancelInput::try_from(&body.value)?;
     input.version = input.version.or(if_match(&req)?);
     let ctx = state.ctx();
     let who = caller.clone();
@@ -627,7 +635,7 @@ pub async fn handover(
     id: web::Path<String>,
     body: Body<HandoverBody>,
 ) -> Result<HttpResponse, AppError> {
-    let mut input = handover_input(&body.value)?;
+    let mut input = HandoverInput::try_from(&body.value)?;
     input.version = input.version.or(if_match(&req)?);
     let ctx = state.ctx();
     let who = caller.clone();
@@ -639,31 +647,43 @@ pub async fn handover(
 }
 
 /// A keep body as the use case's input: a note, an interaction, or both.
-pub fn keep_input(b: &KeepBody) -> Result<KeepInput, AppError> {
-    let mut checks = Checks::default();
-    let note = checks.optional_text("note", b.note.as_deref(), 5000);
-    if note.is_none() && b.interaction_id.is_none() {
-        checks.add("note", "evidence_required", "a keep needs evidence: a note, an interaction_id, or both");
+impl TryFrom<&KeepBody> for KeepInput {
+    type Error = AppError;
+
+    fn try_from(b: &KeepBody) -> Result<Self, AppError> {
+        let mut checks = Checks::default();
+        let note = checks.optional_text("note", b.note.as_deref(), 5000);
+        if note.is_none() && b.interaction_id.is_none() {
+            checks.add("note", "evidence_required", "a keep needs evidence: a note, an interaction_id, or both");
+        }
+        checks.finish()?;
+        Ok(KeepInput { note, interaction_id: b.interaction_id.clone(), version: b.version })
     }
-    checks.finish()?;
-    Ok(KeepInput { note, interaction_id: b.interaction_id.clone(), version: b.version })
 }
 
 /// A cancel body as the use case's input.
-pub fn cancel_input(b: &CancelBody) -> Result<CancelInput, AppError> {
-    let mut checks = Checks::default();
-    let reason = checks.text("reason", &b.reason, 2000);
-    let initiated_by = checks.vocab::<Initiator>("initiated_by", &b.initiated_by);
-    checks.finish()?;
-    Ok(CancelInput { reason, initiated_by: initiated_by.unwrap_or(Initiator::Agent), version: b.version })
+impl TryFrom<&CancelBody> for CancelInput {
+    type Error = AppError;
+
+    fn try_from(b: &CancelBody) -> Result<Self, AppError> {
+        let mut checks = Checks::default();
+        let reason = checks.text("reason", &b.reason, 2000);
+        let initiated_by = checks.vocab::<Initiator>("initiated_by", &b.initiated_by);
+        checks.finish()?;
+        Ok(CancelInput { reason, initiated_by: initiated_by.unwrap_or(Initiator::Agent), version: b.version })
+    }
 }
 
 /// A hand-over body as the use case's input.
-pub fn handover_input(b: &HandoverBody) -> Result<HandoverInput, AppError> {
-    let mut checks = Checks::default();
-    let note = checks.text("note", &b.note, 5000);
-    checks.finish()?;
-    Ok(HandoverInput { to_agent_id: b.to_agent_id.clone(), note, version: b.version })
+impl TryFrom<&HandoverBody> for HandoverInput {
+    type Error = AppError;
+
+    fn try_from(b: &HandoverBody) -> Result<Self, AppError> {
+        let mut checks = Checks::default();
+        let note = checks.text("note", &b.note, 5000);
+        checks.finish()?;
+        Ok(HandoverInput { to_agent_id: b.to_agent_id.clone(), note, version: b.version })
+    }
 }
 
 /// The version in an `If-Match` header (`"3"` or `3`), if any.
