@@ -100,7 +100,12 @@ impl Instance {
 fn log_tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
+    // An error that stops the process is printed first and its backtrace after: show both ends.
+    if lines.len() > 60 {
+        format!("{}\n...\n{}", lines[..20].join("\n"), lines[lines.len() - 40..].join("\n"))
+    } else {
+        lines.join("\n")
+    }
 }
 
 /// The warnings and errors an instance logged (JSON lines), counted by level, message and error.

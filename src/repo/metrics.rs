@@ -862,6 +862,13 @@ const ROLLUPS_VERSION: &str = "1";
 
 /// Rebuilds the rollups at start when they were built with other definitions, or never. Returns whether it did.
 pub fn ensure_current(conn: &mut Tx<'_>, now_ms: i64) -> QueryResult<bool> {
+    // Instances started together on one PostgreSQL database would each find the version missing and rebuild at
+    // once, and the second to insert the rebuilt rows would fail on the first one's keys (and stop at start-up).
+    // The first takes this transaction-scoped lock; the others wait for it, then find the version written. (On
+    // SQLite the write transaction is IMMEDIATE, so start-ups are one at a time already.)
+    if conn.backend() == crate::db::Backend::Postgres {
+        diesel::connection::SimpleConnection::batch_execute(&mut **conn, "SELECT pg_advisory_xact_lock(7270001)")?;
+    }
     if crate::repo::service_state::get(conn, "metric_rollups")?.as_deref() == Some(ROLLUPS_VERSION) {
         return Ok(false);
     }
