@@ -12,8 +12,7 @@ use crate::auth::hash_password;
 use crate::clock::{from_ms, new_id, to_ms};
 use crate::db::{Db, Tx};
 use crate::domain::promise::judging::Contact;
-use crate::domain::promise::lifecycle::{self, Keep, Make};
-use crate::domain::promise::NewDue;
+use crate::domain::promise::lifecycle::{self, Keep};
 use crate::domain::time::{parse_zone, resolve_local, within_days, Disambiguation, Tz, WeeklyWindow};
 use crate::error::AppError;
 use crate::repo::agents::{self, Agent};
@@ -260,23 +259,7 @@ impl Seeder<'_, '_> {
             team_id: customer.team_id.clone(),
             late_since: None,
         };
-        let kind = kind.parse().map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?;
-        let created = lifecycle::make(Make {
-            kind,
-            title,
-            due: &NewDue {
-                due_at,
-                due_local: promise.due_local.clone(),
-                time_zone: promise.time_zone.clone(),
-                disambiguation: promise.disambiguation.clone(),
-                offset_seconds: promise.due_offset_seconds,
-            },
-            customer_requested: false,
-            outside_contact_window: false,
-            do_not_call_overridden: false,
-            owner: &owner.id,
-            warnings: &[],
-        });
+        let created = crate::service::promises::created_event_of(&promise)?;
         // Through the one apply path: the `created` event at the moment it was made, the timers planned from now
         // so demo promises fire like real ones and a newcomer sees prompts arrive.
         let ctx = Ctx { tolerances: self.tolerances.clone(), views: self.views.clone(), now: self.now };

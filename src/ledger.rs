@@ -32,9 +32,7 @@ pub fn append(
     at_ms: i64,
 ) -> Result<(), AppError> {
     let facts = rollups::facts(promise);
-    if event.takes_obligation() {
-        event.annotate(metrics::annotate(&facts));
-    }
+    event.annotate(|| metrics::annotate(&facts));
     promises::append_event(conn, &row(promise, &event, actor, at_ms))?;
     let created = matches!(event, LedgerEvent::Created(_));
     let before = (!created).then_some(&facts);
@@ -49,9 +47,7 @@ pub fn append_all(conn: &mut Tx<'_>, events: Vec<(&Promise, LedgerEvent)>, at_ms
     let mut deltas = Vec::new();
     for (promise, mut event) in events {
         let facts = rollups::facts(promise);
-        if event.takes_obligation() {
-            event.annotate(metrics::annotate(&facts));
-        }
+        event.annotate(|| metrics::annotate(&facts));
         let before = (!matches!(event, LedgerEvent::Created(_))).then_some(&facts);
         deltas.extend(metrics::change(before, &facts, std::slice::from_ref(&event)));
         rows.push(row(promise, &event, None, at_ms));
@@ -90,9 +86,7 @@ pub fn save(
     let before_facts = rollups::facts(before);
     let mut written = Vec::with_capacity(events.len());
     for mut event in events {
-        if event.takes_obligation() {
-            event.annotate(metrics::annotate(&before_facts));
-        }
+        event.annotate(|| metrics::annotate(&before_facts));
         promises::append_event(conn, &row(changed, &event, actor, now_ms))?;
         written.push(event);
     }

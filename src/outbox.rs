@@ -7,7 +7,7 @@ use chrono::Duration;
 use crate::clock::{from_ms, new_id};
 use crate::db::Tx;
 use crate::domain::schedule::{plan, Timing};
-use crate::domain::vocab::{PromiseKind, PromiseStatus};
+use crate::domain::vocab::PromiseKind;
 use crate::error::AppError;
 use crate::repo::deliveries::{self, Delivery};
 use crate::repo::promises::Promise;
@@ -69,9 +69,7 @@ pub fn schedule_new(
 
 /// The deliveries of the promise's current occurrence; none when it is closed.
 fn planned(promise: &Promise, tolerances: &Tolerances, now_ms: i64) -> Result<Vec<Delivery>, AppError> {
-    let status: PromiseStatus =
-        promise.status.parse().map_err(|e| crate::repo::stored::corrupt("promise", &promise.id, "status", e))?;
-    if !status.is_active() {
+    if !crate::repo::stored::status(promise)?.is_active() {
         return Ok(Vec::new());
     }
     Ok(plan(&timing_of(promise, tolerances)?, from_ms(now_ms))

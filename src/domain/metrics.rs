@@ -487,7 +487,7 @@ mod tests {
             obligation: None,
         });
         assert_eq!(event_effects(&event, Some("team_1"), "callback"), None);
-        event.annotate(annotate(&before));
+        event.annotate(|| annotate(&before));
         let d = event_effects(&event, Some("team_1"), "callback").unwrap();
         assert_eq!(d.counts.renegotiated_by_customer, 1);
         assert_eq!(d.key.day, day_of_local("2026-03-17").unwrap());

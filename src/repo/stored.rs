@@ -5,7 +5,7 @@
 use chrono_tz::Tz;
 
 use crate::domain::time::{parse_zone, WeeklyWindow};
-use crate::domain::vocab::PromiseKind;
+use crate::domain::vocab::{PromiseKind, PromiseStatus};
 use crate::error::AppError;
 use crate::repo::promises::Promise;
 
@@ -27,6 +27,11 @@ pub fn window(table: &str, id: &str, field: &str, text: &str) -> Result<WeeklyWi
 /// A promise's kind.
 pub fn kind(promise: &Promise) -> Result<PromiseKind, AppError> {
     promise.kind.parse().map_err(|e| corrupt("promise", &promise.id, "kind", e))
+}
+
+/// A promise's status.
+pub fn status(promise: &Promise) -> Result<PromiseStatus, AppError> {
+    promise.status.parse().map_err(|e| corrupt("promise", &promise.id, "status", e))
 }
 
 /// A promise's lead reminders, seconds before due.

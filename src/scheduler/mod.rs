@@ -19,7 +19,7 @@ use crate::clock::{from_ms, new_id, Clock};
 use crate::db::{Db, DbConn, Tx};
 use crate::delivery::events::{self, prompt_json_with_card};
 use crate::delivery::hub::{Hub, LivePrompt};
-use crate::domain::promise::event::Fired as Fired_;
+use crate::domain::promise::event::Fired as FiredEvent;
 use crate::domain::promise::{lifecycle, LedgerEvent};
 use crate::domain::schedule::{lateness, route, Purpose};
 use crate::domain::vocab::{PromiseKind, PromiseStatus};
@@ -395,7 +395,7 @@ impl Scheduler {
                 created_at: now_ms,
                 updated_at: now_ms,
             };
-            let event = Fired_ {
+            let event = FiredEvent {
                 purpose: purpose.as_str().into(),
                 occurrence: from_ms(d.occurrence_at),
                 delivery_id: d.id.clone(),

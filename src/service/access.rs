@@ -34,8 +34,3 @@ pub fn team_agent(conn: &mut DbConn, field: &'static str, id: &str, team: Option
         .filter(|a| a.active && (a.team_id.as_deref() == team || a.role == Role::Admin.as_str()))
         .ok_or_else(|| AppError::invalid(field, "unknown_agent", format!("`{id}` is not an active agent of this team")))
 }
-
-/// Whether the caller may change a promise: its owner, a manager of the team, or an admin.
-pub fn check_promise_actor(caller: &Caller, promise: &Promise, customer: &Customer) -> Result<(), AppError> {
-    caller.check_promise_actor(&promise.owner_agent_id, customer.team_id.as_deref())
-}

@@ -14,7 +14,7 @@ use crate::db::{DbConn, Tx};
 use crate::delivery::events;
 use crate::domain::due::Warning;
 use crate::domain::promise::judging::{self, Contact};
-use crate::domain::promise::{lifecycle, Keeper, Refusal};
+use crate::domain::promise::{lifecycle, Current, Keeper, Refusal};
 use crate::domain::vocab::{Channel, Direction, Outcome};
 use crate::error::AppError;
 use crate::repo::customers::Customer;
@@ -103,7 +103,7 @@ pub fn log(
                 logged.promise = Some(promise);
             } else {
                 let contact = contact_of(conn, &promise, caller, outbound, input.occurred_at)?;
-                match keep_one(conn, ctx, caller, &promise, &customer, &logged.interaction, &contact)? {
+                match keep_one(conn, ctx, caller, (&promise, &current), &customer, &logged.interaction, &contact)? {
                     Ok(kept) => {
                         logged.kept.push(kept.clone());
                         logged.promise = Some(kept);
@@ -128,7 +128,8 @@ pub fn log(
                 {
                     continue;
                 }
-                if let Ok(kept) = keep_one(conn, ctx, caller, &promise, &customer, &logged.interaction, &contact)? {
+                let found = (&promise, &current);
+                if let Ok(kept) = keep_one(conn, ctx, caller, found, &customer, &logged.interaction, &contact)? {
                     logged.kept.push(kept);
                 }
             }
@@ -153,19 +154,19 @@ fn contact_of(
     Ok(Contact { same_customer: true, outbound, keeper, occurred_at })
 }
 
-/// Applies a contact to one promise: `Ok(Err(reason))` when it is not evidence for it.
+/// Applies a contact to one promise (its row, and the row as the lifecycle reads it): `Ok(Err(reason))` when it
+/// is not evidence for it.
 fn keep_one(
     conn: &mut Tx<'_>,
     ctx: &Ctx,
     caller: &Caller,
-    promise: &Promise,
+    (promise, current): (&Promise, &Current),
     customer: &Customer,
     interaction: &Interaction,
     contact: &Contact,
 ) -> Result<Result<Promise, String>, AppError> {
-    let current = current_of(promise, &ctx.tolerances)?;
     let next = next_due(promise, from_ms(promise.due_at.max(interaction.occurred_at)))?;
-    match lifecycle::keep_by_contact(&current, &interaction.id, contact, next) {
+    match lifecycle::keep_by_contact(current, &interaction.id, contact, next) {
         Ok(change) => {
             Ok(Ok(apply::apply(conn, ctx, Outbound::Read, promise, customer, change, Some(&caller.agent_id))?))
         }

@@ -13,7 +13,7 @@ use crate::domain::due::{
 use crate::domain::promise::event::DueTime;
 use crate::domain::promise::{Current, Judged, Judging, Keeper, NewDue};
 use crate::domain::time::HolidayCalendar;
-use crate::domain::vocab::{PromiseKind, PromiseStatus};
+use crate::domain::vocab::PromiseKind;
 use crate::error::{AppError, FieldError};
 use crate::repo::agents::{self, Agent};
 use crate::repo::customers::Customer;
@@ -21,20 +21,10 @@ use crate::repo::promises::Promise;
 use crate::repo::stored;
 use crate::settings::Tolerances;
 
-/// A stored value that does not read: an error naming the row, never a silent default.
-fn corrupt(what: &str, id: &str, e: impl std::fmt::Display) -> AppError {
-    AppError::Internal(anyhow::anyhow!("{what} `{id}` holds a value that does not read: {e}"))
-}
-
-/// The kind of a stored promise.
-pub fn kind_of(promise: &Promise) -> Result<PromiseKind, AppError> {
-    promise.kind.parse().map_err(|e| corrupt("promise", &promise.id, e))
-}
-
 /// A stored promise as the lifecycle reads it.
 pub fn current_of(promise: &Promise, tolerances: &Tolerances) -> Result<Current, AppError> {
-    let kind = kind_of(promise)?;
-    let status: PromiseStatus = promise.status.parse().map_err(|e| corrupt("promise", &promise.id, e))?;
+    let kind = stored::kind(promise)?;
+    let status = stored::status(promise)?;
     let due_at = from_ms(promise.due_at);
     Ok(Current {
         judged: Judged {

@@ -3,9 +3,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::access::{check_promise_actor, team_agent, visible_customer, visible_promise};
+use super::access::{team_agent, visible_customer, visible_promise};
 use super::apply::{self, Outbound};
-use super::planning::{current_of, kind_of, new_due, plan_for};
+use super::planning::{current_of, new_due, plan_for};
 use super::Ctx;
 use crate::auth::Caller;
 use crate::clock::new_id;
@@ -20,6 +20,7 @@ use crate::error::AppError;
 use crate::repo::customers::Customer;
 use crate::repo::interactions;
 use crate::repo::promises::Promise;
+use crate::repo::stored;
 
 /// A refusal of the lifecycle as an answer: a status that forbids it is 409 with the current status; the rest
 /// name the field at fault.
@@ -46,7 +47,7 @@ fn to_change(
     version: Option<i32>,
 ) -> Result<(Promise, Customer, Current), AppError> {
     let (promise, customer) = visible_promise(conn, caller, id)?;
-    check_promise_actor(caller, &promise, &customer)?;
+    caller.check_promise_actor(&promise.owner_agent_id, customer.team_id.as_deref())?;
     let current = current_of(&promise, &ctx.tolerances)?;
     check_action(current.status, action).map_err(|e| refused(Refusal::Illegal(e)))?;
     apply::check_version(&promise, version)?;
@@ -122,7 +123,7 @@ pub fn prepare(conn: &mut DbConn, ctx: &Ctx, caller: &Caller, input: NewPromise)
         // An update with no explicit first time starts at the recurrence's next occurrence.
         let zone = match &due.time_zone {
             Some(name) => parse_zone(name).map_err(|e| AppError::invalid("time_zone", e.code(), e.to_string()))?,
-            None => parse_zone(&customer.time_zone).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?,
+            None => stored::zone("customer", &customer.id, &customer.time_zone)?,
         };
         let first = rule.next_after(now, zone, Default::default(), input.until).ok_or_else(|| {
             AppError::invalid("recurrence.cron", "no_occurrence", "the recurrence has no occurrence before its end")
@@ -228,7 +229,7 @@ pub fn reschedule(
     let (promise, customer, current) = to_change(conn, ctx, caller, id, Action::Reschedule, input.version)?;
     let owner = crate::repo::agents::find(conn, &promise.owner_agent_id)?
         .ok_or_else(|| AppError::not_found("agent", &promise.owner_agent_id))?;
-    let plan = plan_for(conn, &input.due, kind_of(&promise)?, &customer, &owner, ctx.now)?;
+    let plan = plan_for(conn, &input.due, stored::kind(&promise)?, &customer, &owner, ctx.now)?;
     let warnings = plan.warnings.clone();
     let change = lifecycle::reschedule(
         &current,
@@ -342,7 +343,7 @@ pub fn hand_over(
 pub fn created_event_of(promise: &Promise) -> Result<LedgerEvent, AppError> {
     let due = stored_due(promise);
     Ok(lifecycle::make(Make {
-        kind: kind_of(promise)?,
+        kind: stored::kind(promise)?,
         title: &promise.title,
         due: &due,
         customer_requested: promise.customer_requested,

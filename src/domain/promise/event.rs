@@ -109,17 +109,10 @@ impl LedgerEvent {
         }
     }
 
-    /// Whether the event's metric effect is not visible in the promise row, so it carries the obligation it acted
-    /// on (reschedules, hand-overs, keeps and misses): the ledger builds that key only for these.
-    pub fn takes_obligation(&self) -> bool {
-        matches!(
-            self,
-            LedgerEvent::Rescheduled(_) | LedgerEvent::HandedOver(_) | LedgerEvent::Kept(_) | LedgerEvent::Missed(_)
-        )
-    }
-
-    /// Records the obligation the event acted on (the ledger does it as it writes).
-    pub fn annotate(&mut self, obligation: Obligation) {
+    /// Records the obligation the event acted on (the ledger does it as it writes), for the events whose metric
+    /// effect the promise row does not show: reschedules, hand-overs, keeps and misses. The key is built only for
+    /// those; a batch of prompts would otherwise build and drop one per event.
+    pub fn annotate(&mut self, obligation: impl FnOnce() -> Obligation) {
         let slot = match self {
             LedgerEvent::Rescheduled(e) => &mut e.obligation,
             LedgerEvent::HandedOver(e) => &mut e.obligation,
@@ -127,7 +120,7 @@ impl LedgerEvent {
             LedgerEvent::Missed(e) => &mut e.obligation,
             _ => return,
         };
-        *slot = Some(obligation);
+        *slot = Some(obligation());
     }
 
     /// The webhook event type this ledger event announces, if any. A prompt's `prompt.fired` and a due time's

@@ -214,11 +214,6 @@ pub fn late_since_after_reschedule(
     }
 }
 
-/// When a contact promise is missed: due + grace.
-pub fn missed_at(promise: &Judged) -> DateTime<Utc> {
-    promise.due_at + promise.judging.grace
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,6 +339,5 @@ mod tests {
         assert_eq!(Judging::of(PromiseKind::Update, Duration::minutes(15), ten).early, ten);
         assert_eq!(default_grace(PromiseKind::Deadline, Duration::minutes(15)), Duration::zero());
         assert_eq!(default_grace(PromiseKind::Callback, Duration::minutes(15)), Duration::minutes(15));
-        assert_eq!(missed_at(&callback()), at(11, 15));
     }
 }
