@@ -65,8 +65,8 @@ use tendero::db::{schema, Backend, Db, DbConn, PoolOptions};
 use tendero::domain::promise::event::Fired as FiredEvent;
 use tendero::domain::promise::{lifecycle, LedgerEvent};
 use tendero::error::AppError;
-use tendero::ledger;
 use tendero::repo::customers::{self, Customer};
+use tendero::repo::ledger;
 use tendero::repo::promises::Promise;
 use tendero::settings::{Settings, Tolerances};
 
@@ -344,7 +344,7 @@ fn append_ledger(conn: &mut tendero::db::Tx<'_>, rows: &[Promise], history: usiz
             let fired = FiredEvent {
                 purpose: "due".into(),
                 occurrence: tendero::clock::from_ms(p.due_at),
-                delivery_id: format!("dlv_history_{k}"),
+                timer_id: format!("dlv_history_{k}"),
                 prompt_id: format!("pmt_history_{k}"),
                 recipient: p.owner_agent_id.clone(),
                 late_by_ms: 0,
@@ -445,7 +445,7 @@ fn write_promises(
             insert_rows!(&mut **conn, schema::promises::table, &rows)?;
             append_ledger(conn, &rows, history, now)?;
             for p in &rows {
-                tendero::outbox::schedule_new(conn, p, tolerances, now)?;
+                tendero::service::timing::schedule_new(conn, p, tolerances, now)?;
             }
             Ok(())
         })
@@ -480,7 +480,7 @@ fn shift(run: &Run, shift_ms: i64) {
     c.batch_execute(&format!(
         "{begin};
          UPDATE promises SET due_at = due_at + {shift_ms}, due_local = {due_local};
-         UPDATE deliveries
+         UPDATE timers
              SET next_attempt_at = next_attempt_at + {shift_ms}, occurrence_at = occurrence_at + {shift_ms};
          COMMIT;"
     ))
@@ -540,7 +540,7 @@ impl Watch {
             DbConn::Sqlite(conn) => Watch::Rowids { conn, last: 0 },
             #[cfg(feature = "postgres")]
             DbConn::Postgres(mut conn) => {
-                conn.batch_execute(&format!("LISTEN {}", tendero::delivery::relay::CHANNEL)).expect("LISTEN");
+                conn.batch_execute(&format!("LISTEN {}", tendero::channels::relay::CHANNEL)).expect("LISTEN");
                 Watch::Notified(conn)
             }
         }
@@ -561,7 +561,7 @@ impl Watch {
             Watch::Notified(conn) => conn
                 .notifications_iter()
                 .map(|n| n.expect("notification").payload)
-                .filter_map(|p| tendero::delivery::relay::parse_payload(&p).map(|(_, id)| id.to_string()))
+                .filter_map(|p| tendero::channels::relay::parse_payload(&p).map(|(_, id)| id.to_string()))
                 .collect(),
         };
         let t = now_ms();
@@ -687,8 +687,8 @@ async fn scenario(
     let fired: Vec<Fired> = diesel::sql_query("SELECT id, scheduled_for, fired_at FROM prompts WHERE purpose = 'due'")
         .load(&mut conn)
         .expect("read prompts");
-    let unfired = count(&mut conn, "SELECT count(*) AS n FROM deliveries WHERE purpose = 'due' AND status = 'pending'");
-    let failed = count(&mut conn, "SELECT count(*) AS n FROM deliveries WHERE last_error LIKE 'failed:%'");
+    let unfired = count(&mut conn, "SELECT count(*) AS n FROM timers WHERE purpose = 'due' AND status = 'pending'");
+    let failed = count(&mut conn, "SELECT count(*) AS n FROM timers WHERE last_error LIKE 'failed:%'");
     // Committed after the last poll (only when the run timed out): the kill is the upper bound.
     let rows =
         fired.iter().map(|f| (f.scheduled_for, f.fired_at, seen.get(&f.id).copied().unwrap_or(stopped_at))).collect();
@@ -727,7 +727,7 @@ async fn restart(bin: &Path, root: &Path, server_url: Option<&str>, settings: &S
     let load_s = load_started.elapsed().as_secs_f64();
     let db_mib = run.size_mib();
     let events = count(&mut run.raw(), "SELECT count(*) AS n FROM promise_events");
-    let pending = count(&mut run.raw(), "SELECT count(*) AS n FROM deliveries WHERE status = 'pending'");
+    let pending = count(&mut run.raw(), "SELECT count(*) AS n FROM timers WHERE status = 'pending'");
     // Let the OS write the load back, so the start is not measured against a flush of gigabytes.
     let _ = Command::new("sync").status();
     shift(&run, now_ms() - 2_000 - base);

@@ -240,8 +240,8 @@ fn raw_limit(url: &str, template: &tendero::repo::promises::Promise, seconds: u6
         let (written, _) = tendero::db::Tx::scoped(&mut conn, |tx| {
             tendero::repo::promises::insert(tx, &p)?;
             let created = tendero::service::promises::created_event_of(&p)?;
-            tendero::ledger::append(tx, &p, created, Some(&p.made_by_agent_id), now)?;
-            tendero::outbox::schedule_new(tx, &p, &tolerances, now)
+            tendero::repo::ledger::append(tx, &p, created, Some(&p.made_by_agent_id), now)?;
+            tendero::service::timing::schedule_new(tx, &p, &tolerances, now)
         });
         written.unwrap();
         conn.batch_execute("COMMIT").unwrap();

@@ -6,7 +6,7 @@
 //!    20%, America/New_York 20%), BENCH_PROMISES promises (callback 60%, deadline 25%, update 15%) whose due dates
 //!    are spread evenly over BENCH_DAYS days ending BENCH_FUTURE_DAYS days after the build, and exactly
 //!    BENCH_EVENTS_PER_PROMISE ledger events per promise. Each promise lives a simulated life written the way
-//!    `tendero::ledger::save` writes it (version, accountable agent, `late_since`, the `obligation` annotation of
+//!    `tendero::repo::ledger::save` writes it (version, accountable agent, `late_since`, the `obligation` annotation of
 //!    kept / missed / rescheduled / handed_over events): created; earlier weekly occurrences of updates kept or
 //!    missed; rescheduled at the customer's request (12%); handed over before due (5%); then kept on time (75%),
 //!    kept late (10%: missed first, and for 40% of those rescheduled by the agent after due), never attempted
@@ -545,7 +545,7 @@ impl Life<'_> {
                         "prompted" => ("due", owner),
                         _ => ("escalation", manager),
                     };
-                    let data = json!({ "purpose": purpose, "occurrence": occurrence, "delivery_id": ulid_id("dlv", at, rng),
+                    let data = json!({ "purpose": purpose, "occurrence": occurrence, "timer_id": ulid_id("dlv", at, rng),
                                        "prompt_id": prompt_id, "recipient": self.agent(recipient), "late_by_ms": late_by_ms,
                                        "misfire": false });
                     (None, data)

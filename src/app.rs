@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
+use crate::channels::live::Hub;
 use crate::clock::Clock;
 use crate::db::Db;
-use crate::delivery::hub::Hub;
 use crate::settings::Tolerances;
 use crate::views::Views;
 

@@ -3,14 +3,13 @@
 
 pub mod app;
 pub mod auth;
+pub mod channels;
 pub mod clock;
 pub mod db;
-pub mod delivery;
 pub mod demo;
 pub mod domain;
 pub mod error;
-pub mod ledger;
-pub mod outbox;
+pub mod jobs;
 pub mod prometheus;
 pub mod repo;
 pub mod routes;

@@ -1,5 +1,5 @@
 //! `GET /metrics` in the Prometheus text exposition format (version 0.0.4): promise gauges and counters from
-//! the rollups, the outbox's state, the scheduler's lag, and HTTP request duration histograms recorded by a
+//! the rollups, the timers table's state, the scheduler's lag, and HTTP request duration histograms recorded by a
 //! middleware.
 
 use std::collections::BTreeMap;
@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use diesel::prelude::*;
 
-use crate::db::schema::deliveries;
+use crate::db::schema::timers;
 use crate::db::DbConn;
 use crate::error::AppError;
 
@@ -162,23 +162,23 @@ pub fn render(conn: &mut DbConn, http: &HttpMetrics, now_ms: i64) -> Result<Stri
     for (team, kind, c) in &totals {
         out.sample("tendero_promises_broken_total", &[("team", team), ("kind", kind)], c.broken as f64);
     }
-    let pending: i64 = deliveries::table.filter(deliveries::status.eq("pending")).count().get_result(conn)?;
-    let dead: i64 = deliveries::table.filter(deliveries::status.eq("dead")).count().get_result(conn)?;
-    out.header("tendero_deliveries", "gauge", "Outbox deliveries by status.");
-    out.sample("tendero_deliveries", &[("status", "pending")], pending as f64);
-    out.sample("tendero_deliveries", &[("status", "dead")], dead as f64);
-    let oldest: Option<i64> = deliveries::table
-        .filter(deliveries::status.eq("pending"))
-        .filter(deliveries::next_attempt_at.le(now_ms))
-        .select(diesel::dsl::min(deliveries::next_attempt_at))
+    let pending: i64 = timers::table.filter(timers::status.eq("pending")).count().get_result(conn)?;
+    let dead: i64 = timers::table.filter(timers::status.eq("dead")).count().get_result(conn)?;
+    out.header("tendero_timers", "gauge", "Outbox timers by status.");
+    out.sample("tendero_timers", &[("status", "pending")], pending as f64);
+    out.sample("tendero_timers", &[("status", "dead")], dead as f64);
+    let oldest: Option<i64> = timers::table
+        .filter(timers::status.eq("pending"))
+        .filter(timers::next_attempt_at.le(now_ms))
+        .select(diesel::dsl::min(timers::next_attempt_at))
         .first(conn)?;
     let lag = oldest.map(|at| (now_ms - at) as f64 / 1000.0).unwrap_or(0.0);
-    out.header("tendero_scheduler_lag_seconds", "gauge", "Age of the oldest pending delivery that is already due.");
+    out.header("tendero_scheduler_lag_seconds", "gauge", "Age of the oldest pending timer that is already due.");
     out.sample("tendero_scheduler_lag_seconds", &[], lag);
-    let messages = crate::repo::messages::counts_by_status(conn)?;
-    out.header("tendero_messages", "gauge", "Outgoing webhook and email messages by channel and status.");
-    for (channel, status, n) in messages {
-        out.sample("tendero_messages", &[("channel", &channel), ("status", &status)], n as f64);
+    let sends = crate::repo::sends::counts_by_status(conn)?;
+    out.header("tendero_sends", "gauge", "Outgoing webhook and email sends by channel and status.");
+    for (channel, status, n) in sends {
+        out.sample("tendero_sends", &[("channel", &channel), ("status", &status)], n as f64);
     }
     http.write(&mut out);
     Ok(out.text)

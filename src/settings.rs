@@ -91,7 +91,7 @@ pub struct SchedulerSettings {
     pub misfire_after: String,
     /// Claim lease, ISO 8601.
     pub lease: String,
-    /// Deliveries per transaction.
+    /// Timers per transaction.
     pub batch_size: i64,
 }
 
@@ -201,13 +201,11 @@ impl Settings {
     }
 
     /// The SMTP relay, when email is on.
-    pub fn smtp(&self) -> anyhow::Result<Option<crate::delivery::sender::SmtpTarget>> {
+    pub fn smtp(&self) -> anyhow::Result<Option<SmtpTarget>> {
         if self.email.smtp_url.trim().is_empty() {
             return Ok(None);
         }
-        crate::delivery::sender::SmtpTarget::parse(self.email.smtp_url.trim(), &self.email.from)
-            .map(Some)
-            .map_err(anyhow::Error::msg)
+        SmtpTarget::parse(self.email.smtp_url.trim(), &self.email.from).map(Some).map_err(anyhow::Error::msg)
     }
 
     /// The promise tolerances, parsed and checked.
@@ -242,8 +240,36 @@ pub struct SchedulerConfig {
     pub misfire_after: Duration,
     /// How long a claim holds before another instance may take the work.
     pub lease: Duration,
-    /// Deliveries per transaction.
+    /// Timers per transaction.
     pub batch_size: i64,
     /// Whether due prompts are also emailed to the agent.
     pub email: bool,
+}
+
+/// Where email goes.
+#[derive(Clone, Debug)]
+pub struct SmtpTarget {
+    /// Host name.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// The From address.
+    pub from: String,
+}
+
+impl SmtpTarget {
+    /// Parses `smtp://host:port` (plain SMTP, for a relay on the same host or network).
+    pub fn parse(url: &str, from: &str) -> Result<Self, String> {
+        let rest = url
+            .strip_prefix("smtp://")
+            .ok_or_else(|| format!("email.smtp_url `{url}` must look like smtp://host:port"))?;
+        let (host, port) = rest.rsplit_once(':').unwrap_or((rest, "25"));
+        let port =
+            port.trim_end_matches('/').parse::<u16>().map_err(|_| format!("email.smtp_url `{url}` has a bad port"))?;
+        if host.is_empty() {
+            return Err(format!("email.smtp_url `{url}` has no host"));
+        }
+        from.parse::<lettre::Address>().map_err(|e| format!("email.from `{from}` is not an address: {e}"))?;
+        Ok(Self { host: host.to_string(), port, from: from.to_string() })
+    }
 }

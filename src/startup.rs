@@ -12,10 +12,10 @@ use tracing_actix_web::{RequestId, TracingLogger};
 use std::sync::Arc;
 
 use crate::app::AppState;
+use crate::channels::live::Hub;
+use crate::channels::sender::Sender;
 use crate::clock::Clock;
 use crate::db::{Db, PoolOptions};
-use crate::delivery::hub::Hub;
-use crate::delivery::sender::Sender;
 use crate::error::AppError;
 use crate::routes;
 use crate::routes::api::BodyLimit;
@@ -31,7 +31,7 @@ pub struct Application {
     sender: Sender,
     /// Stops the prompt relay when the application is dropped, whether it served to the end or its future was
     /// dropped.
-    _relay: Option<crate::delivery::relay::RelayHandle>,
+    _relay: Option<crate::channels::relay::RelayHandle>,
 }
 
 impl Application {
@@ -75,7 +75,7 @@ impl Application {
             settings.scheduler_config()?,
             instance.clone(),
         );
-        let relay = crate::delivery::relay::spawn_listener(
+        let relay = crate::channels::relay::spawn_listener(
             settings.database.url.clone(),
             db.clone(),
             hub.clone(),
@@ -83,8 +83,8 @@ impl Application {
         );
         let sender = Sender::new(db.clone(), clock.clone(), settings.smtp()?, instance);
         if settings.scheduler.enabled {
-            actix_web::rt::spawn(scheduler.clone().run());
-            actix_web::rt::spawn(sender.clone().run());
+            actix_web::rt::spawn(crate::jobs::run(scheduler.clone()));
+            actix_web::rt::spawn(crate::jobs::run(sender.clone()));
         }
         let state = web::Data::new(AppState {
             db,

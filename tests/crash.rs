@@ -16,7 +16,7 @@ use diesel::prelude::*;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-use tendero::db::schema::{deliveries, prompts};
+use tendero::db::schema::{prompts, timers};
 use tendero::db::{Db, PoolOptions};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tendero");
@@ -264,9 +264,9 @@ async fn wait_until_fired(db: &Db, server: &Server, timeout: Duration) {
     loop {
         let pending = db
             .read_blocking(|conn| {
-                Ok(deliveries::table
-                    .filter(deliveries::purpose.eq("due"))
-                    .filter(deliveries::status.eq("pending"))
+                Ok(timers::table
+                    .filter(timers::purpose.eq("due"))
+                    .filter(timers::status.eq("pending"))
                     .count()
                     .get_result::<i64>(conn)?)
             })

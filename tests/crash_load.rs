@@ -428,7 +428,7 @@ async fn promises_acknowledged_under_load_survive_repeated_kills_exactly_once() 
         let due_pending = count(
             &db,
             &format!(
-                "SELECT count(*) AS n FROM deliveries WHERE purpose = 'due' AND status = 'pending'
+                "SELECT count(*) AS n FROM timers WHERE purpose = 'due' AND status = 'pending'
                  AND next_attempt_at <= {now}"
             ),
         );
@@ -477,7 +477,7 @@ async fn promises_acknowledged_under_load_survive_repeated_kills_exactly_once() 
     assert!(doubled_created.is_empty(), "promises with more than one created event: {doubled_created:?}");
     assert_eq!(created.len(), promises.len(), "every promise has its created event, and only promises have one");
     let outbox =
-        rows(&db, "SELECT promise_id AS a, purpose AS b, count(*) AS n FROM deliveries GROUP BY promise_id, purpose");
+        rows(&db, "SELECT promise_id AS a, purpose AS b, count(*) AS n FROM timers GROUP BY promise_id, purpose");
     let mut purposes: HashMap<&str, HashSet<&str>> = HashMap::new();
     for (id, purpose, n) in &outbox {
         assert_eq!(*n, 1, "promise {id} has {n} `{purpose}` deliveries");
@@ -505,15 +505,13 @@ async fn promises_acknowledged_under_load_survive_repeated_kills_exactly_once() 
     // Prompts: never two for one delivery, and every promise that fell due prompted exactly once.
     let prompted = rows(
         &db,
-        "SELECT promise_id AS a, json_extract(data, '$.delivery_id') AS b, count(*) AS n FROM promise_events
-         WHERE kind = 'prompted' GROUP BY promise_id, json_extract(data, '$.delivery_id')",
+        "SELECT promise_id AS a, json_extract(data, '$.timer_id') AS b, count(*) AS n FROM promise_events
+         WHERE kind = 'prompted' GROUP BY promise_id, json_extract(data, '$.timer_id')",
     );
     let doubled: Vec<_> = prompted.iter().filter(|(_, _, n)| *n > 1).collect();
     assert!(doubled.is_empty(), "deliveries with two prompted events: {doubled:?}");
-    let prompt_rows = rows(
-        &db,
-        "SELECT delivery_id AS a, promise_id AS b, count(*) AS n FROM prompts GROUP BY delivery_id, promise_id",
-    );
+    let prompt_rows =
+        rows(&db, "SELECT timer_id AS a, promise_id AS b, count(*) AS n FROM prompts GROUP BY timer_id, promise_id");
     let doubled: Vec<_> = prompt_rows.iter().filter(|(_, _, n)| *n > 1).collect();
     assert!(doubled.is_empty(), "deliveries with two prompts: {doubled:?}");
     let mut prompted_per_promise: HashMap<&str, i64> = HashMap::new();

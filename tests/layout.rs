@@ -1,4 +1,5 @@
-//! The layout holds (DESIGN.md section 2): no import cycles between the crate's top-level modules, and `domain`
+//! The layout holds (DESIGN.md section 2): no import cycles between the crate's top-level modules, every module
+//! sits in a layer and imports only its own layer or those below it (nothing imports the HTTP side), and `domain`
 //! (the pure rules) imports nothing of the database, the repositories, the use cases or the HTTP side. Read from
 //! the sources' `crate::` paths, leaving out each file's test module (tests may reach across layers).
 
@@ -7,7 +8,26 @@ use std::path::{Path, PathBuf};
 
 /// The modules `domain` may not import: I/O and everything above the rules.
 const FORBIDDEN_FOR_DOMAIN: &[&str] =
-    &["db", "repo", "service", "routes", "web", "app", "startup", "scheduler", "delivery", "ledger", "outbox"];
+    &["db", "repo", "jobs", "service", "auth", "channels", "scheduler", "routes", "web", "app", "startup"];
+
+/// The layers, lowest first: the pipeline http -> application -> {domain, repo, jobs} -> db, with the composition
+/// (`startup`) on top. A module may import its own layer (without a cycle) and the layers below it. A new
+/// top-level module must be placed here, which is the point: where it sits is a decision.
+const LAYERS: &[(&str, &[&str])] = &[
+    ("foundation: time, errors, the rules and their words", &["clock", "error", "domain", "views", "telemetry"]),
+    ("the database", &["db"]),
+    ("configuration and the repositories", &["settings", "repo"]),
+    ("background jobs: claim and run", &["jobs"]),
+    ("the application: use cases", &["auth", "service"]),
+    ("workers and channels that drive the use cases", &["scheduler", "channels", "tzdata", "demo", "prometheus"]),
+    ("the state the HTTP side is given", &["app"]),
+    ("the HTTP side: the API and the pages", &["routes", "web"]),
+    ("the composition root", &["startup"]),
+];
+
+fn layer_of(module: &str) -> Option<usize> {
+    LAYERS.iter().position(|(_, modules)| modules.contains(&module))
+}
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).expect("a source folder") {
@@ -107,6 +127,28 @@ fn the_domain_imports_no_io_and_nothing_above_it() {
         })
         .unwrap_or_default();
     assert!(wrong.is_empty(), "the domain reaches outside its layer:\n{}", wrong.join("\n"));
+}
+
+#[test]
+fn every_module_imports_only_its_own_layer_and_those_below() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let unplaced: BTreeSet<String> =
+        files.iter().filter_map(|f| top_module(&src, f)).filter(|m| layer_of(m).is_none()).collect();
+    assert!(unplaced.is_empty(), "top-level modules missing from LAYERS: {unplaced:?}");
+    let mut upward = Vec::new();
+    for (from, to) in graph() {
+        let from_layer = layer_of(&from).expect("placed");
+        for (module, file) in to {
+            let Some(to_layer) = layer_of(&module) else { continue };
+            if to_layer > from_layer {
+                upward
+                    .push(format!("{from} ({}) -> {module} ({}) in {file}", LAYERS[from_layer].0, LAYERS[to_layer].0));
+            }
+        }
+    }
+    assert!(upward.is_empty(), "imports that go up a layer:\n{}", upward.join("\n"));
 }
 
 #[test]

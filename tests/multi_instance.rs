@@ -219,7 +219,7 @@ async fn receive(req: HttpRequest, body: web::Bytes, state: web::Data<Receiver>)
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let id = header("webhook-id");
     let verified = match state.secret.get() {
-        Some(secret) => tendero::delivery::webhook_signing::verify(
+        Some(secret) => tendero::channels::webhook::verify(
             secret,
             &id,
             &header("webhook-timestamp"),
@@ -462,8 +462,8 @@ fn write_fixture(db: &Db, tolerances: &Tolerances) -> String {
             for p in &rows {
                 promises::insert(conn, p)?;
                 let created = tendero::service::promises::created_event_of(p)?;
-                tendero::ledger::append(conn, p, created, Some(&p.made_by_agent_id), now)?;
-                tendero::outbox::schedule(conn, p, tolerances, now)?;
+                tendero::repo::ledger::append(conn, p, created, Some(&p.made_by_agent_id), now)?;
+                tendero::service::timing::schedule(conn, p, tolerances, now)?;
             }
             Ok(())
         })
@@ -489,7 +489,7 @@ fn shift_due_times(db: &Db, first_due_ms: i64) -> i64 {
             "UPDATE promises SET due_at = due_at + {shift},
                  due_local = to_char(to_timestamp((due_at + {shift}) / 1000) AT TIME ZONE 'UTC',
                                       'YYYY-MM-DD\"T\"HH24:MI:SS');
-             UPDATE deliveries SET next_attempt_at = next_attempt_at + {shift}, occurrence_at = occurrence_at + {shift};"
+             UPDATE timers SET next_attempt_at = next_attempt_at + {shift}, occurrence_at = occurrence_at + {shift};"
         ))?;
         Ok(())
     })
@@ -511,12 +511,12 @@ fn progress(db: &Db, receiver: &Receiver) -> Progress {
     Progress {
         prompts: count(db, "SELECT count(*) AS n FROM prompts WHERE purpose = 'due'"),
         prompted_events: count(db, "SELECT count(*) AS n FROM promise_events WHERE kind = 'prompted'"),
-        due_pending: count(db, "SELECT count(*) AS n FROM deliveries WHERE purpose = 'due' AND status = 'pending'"),
+        due_pending: count(db, "SELECT count(*) AS n FROM timers WHERE purpose = 'due' AND status = 'pending'"),
         webhooks_delivered: count(
             db,
-            "SELECT count(*) AS n FROM messages WHERE event_type = 'promise.due' AND status = 'delivered'",
+            "SELECT count(*) AS n FROM sends WHERE event_type = 'promise.due' AND status = 'delivered'",
         ),
-        webhooks: count(db, "SELECT count(*) AS n FROM messages WHERE event_type = 'promise.due'"),
+        webhooks: count(db, "SELECT count(*) AS n FROM sends WHERE event_type = 'promise.due'"),
         received_ids: receiver.seen.lock().unwrap().bodies.len(),
     }
 }
@@ -631,7 +631,7 @@ async fn three_instances_share_the_work_and_survive_one_killed_mid_firing() {
         let held = groups(
             &db,
             &format!(
-                "SELECT claimed_by AS key, count(*) AS n FROM messages
+                "SELECT claimed_by AS key, count(*) AS n FROM sends
                  WHERE status = 'pending' AND claimed_until > {t} AND claimed_by IS NOT NULL
                  GROUP BY claimed_by ORDER BY n DESC"
             ),
@@ -642,7 +642,7 @@ async fn three_instances_share_the_work_and_survive_one_killed_mid_firing() {
         if victim_search.elapsed() > Duration::from_secs(10) {
             let fired = groups(
                 &db,
-                "SELECT claimed_by AS key, count(*) AS n FROM deliveries
+                "SELECT claimed_by AS key, count(*) AS n FROM timers
                  WHERE purpose = 'due' AND status = 'done' AND claimed_by IS NOT NULL
                  GROUP BY claimed_by ORDER BY n DESC",
             );
@@ -656,25 +656,23 @@ async fn three_instances_share_the_work_and_survive_one_killed_mid_firing() {
     let killed_at = now_ms();
     let at_kill = progress(&db, &receiver);
     let owner_like = format!("'{victim_pid}-%'");
-    let victim_fired_before = count(
-        &db,
-        &format!("SELECT count(*) AS n FROM deliveries WHERE status = 'done' AND claimed_by LIKE {owner_like}"),
-    );
+    let victim_fired_before =
+        count(&db, &format!("SELECT count(*) AS n FROM timers WHERE status = 'done' AND claimed_by LIKE {owner_like}"));
     let victim_deliveries_leased = count(
         &db,
-        &format!("SELECT count(*) AS n FROM deliveries WHERE status = 'pending' AND claimed_by LIKE {owner_like}"),
+        &format!("SELECT count(*) AS n FROM timers WHERE status = 'pending' AND claimed_by LIKE {owner_like}"),
     );
     let victim_messages = leases(
         &db,
         &format!(
-            "SELECT id, claimed_by, claimed_until, status, delivered_at FROM messages
+            "SELECT id, claimed_by, claimed_until, status, delivered_at FROM sends
              WHERE status = 'pending' AND claimed_until > {killed_at} AND claimed_by LIKE {owner_like}"
         ),
     );
     let backlog_at_kill = count(
         &db,
         &format!(
-            "SELECT count(*) AS n FROM deliveries WHERE purpose = 'due' AND status = 'pending'
+            "SELECT count(*) AS n FROM timers WHERE purpose = 'due' AND status = 'pending'
              AND next_attempt_at <= {killed_at}"
         ),
     );
@@ -693,8 +691,8 @@ async fn three_instances_share_the_work_and_survive_one_killed_mid_firing() {
     loop {
         let unfinished = count(
             &db,
-            "SELECT (SELECT count(*) FROM deliveries WHERE status = 'pending' AND purpose = 'due')
-                  + (SELECT count(*) FROM messages WHERE status = 'pending') AS n",
+            "SELECT (SELECT count(*) FROM timers WHERE status = 'pending' AND purpose = 'due')
+                  + (SELECT count(*) FROM sends WHERE status = 'pending') AS n",
         );
         if unfinished == 0 {
             let p = progress(&db, &receiver);
@@ -745,7 +743,7 @@ async fn three_instances_share_the_work_and_survive_one_killed_mid_firing() {
     assert_eq!(prompted_events, PROMISES as i64, "one prompted event per promise, nothing else prompted");
     let by_delivery = groups(
         &db,
-        "SELECT data::json->>'delivery_id' AS key, count(*) AS n FROM promise_events WHERE kind = 'prompted'
+        "SELECT data::json->>'timer_id' AS key, count(*) AS n FROM promise_events WHERE kind = 'prompted'
          GROUP BY 1 HAVING count(*) > 1 LIMIT 20",
     );
     assert!(by_delivery.is_empty(), "one delivery prompted twice: {by_delivery:?}");
@@ -753,27 +751,27 @@ async fn three_instances_share_the_work_and_survive_one_killed_mid_firing() {
     // One prompt row per delivery (the table's UNIQUE is per (delivery, agent); routing to one owner means one).
     let prompt_doubles = groups(
         &db,
-        "SELECT delivery_id AS key, count(*) AS n FROM prompts GROUP BY delivery_id HAVING count(*) > 1 LIMIT 20",
+        "SELECT timer_id AS key, count(*) AS n FROM prompts GROUP BY timer_id HAVING count(*) > 1 LIMIT 20",
     );
     assert!(prompt_doubles.is_empty(), "a delivery produced two prompts: {prompt_doubles:?}");
     assert_eq!(count(&db, "SELECT count(*) AS n FROM prompts"), PROMISES as i64);
     assert_eq!(count(&db, "SELECT count(DISTINCT promise_id) AS n FROM prompts"), PROMISES as i64);
-    let failed = count(&db, "SELECT count(*) AS n FROM deliveries WHERE last_error LIKE 'failed:%'");
+    let failed = count(&db, "SELECT count(*) AS n FROM timers WHERE last_error LIKE 'failed:%'");
     assert_eq!(failed, 0, "deliveries set aside with an error");
     assert_eq!(
-        count(&db, "SELECT count(*) AS n FROM deliveries WHERE purpose = 'due' AND status = 'done'"),
+        count(&db, "SELECT count(*) AS n FROM timers WHERE purpose = 'due' AND status = 'done'"),
         PROMISES as i64
     );
 
     // One promise.due message per promise, every one delivered and received; repeats carry the same body.
     let webhooks_per_promise = groups(
         &db,
-        "SELECT payload::json->'data'->'promise'->>'id' AS key, count(*) AS n FROM messages
+        "SELECT payload::json->'data'->'promise'->>'id' AS key, count(*) AS n FROM sends
          WHERE event_type = 'promise.due' GROUP BY 1 HAVING count(*) <> 1 LIMIT 20",
     );
     assert!(webhooks_per_promise.is_empty(), "promise.due queued more than once: {webhooks_per_promise:?}");
     let message_ids: HashSet<String> =
-        groups(&db, "SELECT id AS key, attempts::bigint AS n FROM messages WHERE event_type = 'promise.due'")
+        groups(&db, "SELECT id AS key, attempts::bigint AS n FROM sends WHERE event_type = 'promise.due'")
             .into_iter()
             .map(|(id, _)| id)
             .collect();
@@ -806,15 +804,13 @@ async fn three_instances_share_the_work_and_survive_one_killed_mid_firing() {
     // survivor once its lease had run out.
     let victim_done_after = count(
         &db,
-        &format!(
-            "SELECT count(*) AS n FROM deliveries WHERE claimed_by LIKE {owner_like} AND delivered_at > {killed_at}"
-        ),
+        &format!("SELECT count(*) AS n FROM timers WHERE claimed_by LIKE {owner_like} AND fired_at > {killed_at}"),
     );
     assert_eq!(victim_done_after, 0, "the dead instance cannot have fired after it was killed");
     assert_eq!(
         count(
             &db,
-            &format!("SELECT count(*) AS n FROM deliveries WHERE status = 'pending' AND claimed_by LIKE {owner_like} AND purpose = 'due'")
+            &format!("SELECT count(*) AS n FROM timers WHERE status = 'pending' AND claimed_by LIKE {owner_like} AND purpose = 'due'")
         ),
         0,
         "due deliveries left leased to the dead instance"
@@ -826,7 +822,7 @@ async fn three_instances_share_the_work_and_survive_one_killed_mid_firing() {
         leases(
             &db,
             &format!(
-                "SELECT id, claimed_by, claimed_until, status, delivered_at FROM messages
+                "SELECT id, claimed_by, claimed_until, status, delivered_at FROM sends
                  WHERE id IN ({})",
                 ids.join(", ")
             ),
@@ -858,19 +854,19 @@ async fn three_instances_share_the_work_and_survive_one_killed_mid_firing() {
     // What happened, per instance and in time.
     let fired_by = groups(
         &db,
-        "SELECT coalesce(claimed_by, '') AS key, count(*) AS n FROM deliveries WHERE purpose = 'due' AND status = 'done'
+        "SELECT coalesce(claimed_by, '') AS key, count(*) AS n FROM timers WHERE purpose = 'due' AND status = 'done'
          GROUP BY claimed_by ORDER BY claimed_by",
     );
     let sent_by = groups(
         &db,
-        "SELECT coalesce(claimed_by, '') AS key, count(*) AS n FROM messages WHERE event_type = 'promise.due'
+        "SELECT coalesce(claimed_by, '') AS key, count(*) AS n FROM sends WHERE event_type = 'promise.due'
          GROUP BY claimed_by ORDER BY claimed_by",
     );
     let fired_after_kill = groups(
         &db,
         &format!(
-            "SELECT coalesce(claimed_by, '') AS key, count(*) AS n FROM deliveries WHERE purpose = 'due' AND status = 'done'
-             AND delivered_at > {killed_at} GROUP BY claimed_by ORDER BY claimed_by"
+            "SELECT coalesce(claimed_by, '') AS key, count(*) AS n FROM timers WHERE purpose = 'due' AND status = 'done'
+             AND fired_at > {killed_at} GROUP BY claimed_by ORDER BY claimed_by"
         ),
     );
     let label = |owner: &str| match owner_index(&instances, owner) {
@@ -891,10 +887,10 @@ async fn three_instances_share_the_work_and_survive_one_killed_mid_firing() {
     let last_fired = lateness.iter().map(|(_, f)| *f).max().unwrap_or(0);
     let webhook_lag = pairs(
         &db,
-        "SELECT delivered_at - created_at AS a, attempts::bigint AS b FROM messages WHERE event_type = 'promise.due'",
+        "SELECT delivered_at - created_at AS a, attempts::bigint AS b FROM sends WHERE event_type = 'promise.due'",
     );
     let retried = webhook_lag.iter().filter(|(_, attempts)| *attempts > 1).count();
-    let last_webhook = count(&db, "SELECT max(delivered_at) AS n FROM messages WHERE event_type = 'promise.due'");
+    let last_webhook = count(&db, "SELECT max(delivered_at) AS n FROM sends WHERE event_type = 'promise.due'");
 
     eprintln!(
         "\n== multi-instance run: {PROMISES} promises due over {DUE_SPREAD_S} s, {INSTANCES} instances, one killed"

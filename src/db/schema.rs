@@ -131,7 +131,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    deliveries (id) {
+    timers (id) {
         id -> Text,
         promise_id -> Text,
         occurrence_at -> BigInt,
@@ -144,7 +144,7 @@ diesel::table! {
         next_attempt_at -> BigInt,
         claimed_by -> Nullable<Text>,
         claimed_until -> Nullable<BigInt>,
-        delivered_at -> Nullable<BigInt>,
+        fired_at -> Nullable<BigInt>,
         last_error -> Nullable<Text>,
         created_at -> BigInt,
         updated_at -> BigInt,
@@ -188,7 +188,7 @@ diesel::table! {
 diesel::table! {
     prompts (id) {
         id -> Text,
-        delivery_id -> Text,
+        timer_id -> Text,
         promise_id -> Text,
         agent_id -> Text,
         purpose -> Text,
@@ -218,7 +218,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    messages (id) {
+    sends (id) {
         id -> Text,
         channel -> Text,
         target -> Text,
@@ -259,7 +259,7 @@ diesel::joinable!(customers -> agents (owner_agent_id));
 diesel::joinable!(interactions -> customers (customer_id));
 diesel::joinable!(promises -> customers (customer_id));
 diesel::joinable!(promise_events -> promises (promise_id));
-diesel::joinable!(deliveries -> promises (promise_id));
+diesel::joinable!(timers -> promises (promise_id));
 diesel::joinable!(api_tokens -> agents (agent_id));
 diesel::joinable!(web_sessions -> agents (agent_id));
 
@@ -271,13 +271,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     interactions,
     promises,
     promise_events,
-    deliveries,
+    timers,
     api_tokens,
     idempotency_keys,
     service_state,
     prompts,
     webhook_subscriptions,
-    messages,
+    sends,
     calendar_tokens,
     web_sessions,
 );

@@ -1,7 +1,7 @@
 //! A write in progress, passed explicitly to everything that writes: the connection of its transaction, and
 //! what the write adds beyond its rows, visible in the code that writes rather than held on the thread.
 //!
-//! - wakes: the earliest pending delivery and whether a message was queued, handed to the background loops
+//! - wakes: the earliest pending timer and whether a send was queued, handed to the background loops
 //!   after the commit ([`super::Wakes::added`]);
 //! - rollup changes: inside a writer's group they are held back and written once, summed, before the group
 //!   commits (see `repo::metrics`); in a transaction of its own they are written as they come;
@@ -22,7 +22,7 @@ use crate::domain::metrics::RollupChange;
 pub struct Group {
     /// Rollup changes held back until the group commits; `None` in a transaction of its own (written at once).
     pub rollups: Option<Vec<RollupChange>>,
-    /// What a repository read once for the group (see `repo::messages::active_subscriptions`); `None` when not
+    /// What a repository read once for the group (see `repo::subscriptions::active`); `None` when not
     /// read yet, or forgotten after a change or a failed job. Typed by its owner, so this layer does not know
     /// the rows it holds.
     pub memo: Option<Box<dyn std::any::Any + Send>>,
@@ -57,15 +57,15 @@ impl<'a> Tx<'a> {
         (value, tx.added)
     }
 
-    /// Records that this write added a pending delivery that fires at `at_ms`.
-    pub fn delivery_added(&mut self, at_ms: i64) {
-        let earliest = self.added.earliest_delivery.map_or(at_ms, |earliest| earliest.min(at_ms));
-        self.added.earliest_delivery = Some(earliest);
+    /// Records that this write added a pending timer that fires at `at_ms`.
+    pub fn timer_added(&mut self, at_ms: i64) {
+        let earliest = self.added.earliest_timer.map_or(at_ms, |earliest| earliest.min(at_ms));
+        self.added.earliest_timer = Some(earliest);
     }
 
-    /// Records that this write queued a message.
-    pub fn message_added(&mut self) {
-        self.added.message = true;
+    /// Records that this write queued a send.
+    pub fn send_added(&mut self) {
+        self.added.send = true;
     }
 
     /// What this write added so far.
@@ -103,16 +103,16 @@ mod tests {
     use diesel::Connection;
 
     #[test]
-    fn a_write_records_its_earliest_delivery_and_whether_it_queued_a_message() {
+    fn a_write_records_its_earliest_timer_and_whether_it_queued_a_send() {
         let mut conn = DbConn::establish(":memory:").expect("an in-memory SQLite connection");
         let ((), added) = Tx::scoped(&mut conn, |tx| {
-            tx.delivery_added(5_000);
-            tx.delivery_added(3_000);
-            tx.delivery_added(9_000);
+            tx.timer_added(5_000);
+            tx.timer_added(3_000);
+            tx.timer_added(9_000);
         });
-        assert_eq!(added, Added { earliest_delivery: Some(3_000), message: false });
-        let ((), added) = Tx::scoped(&mut conn, |tx| tx.message_added());
-        assert_eq!(added, Added { earliest_delivery: None, message: true });
+        assert_eq!(added, Added { earliest_timer: Some(3_000), send: false });
+        let ((), added) = Tx::scoped(&mut conn, |tx| tx.send_added());
+        assert_eq!(added, Added { earliest_timer: None, send: true });
         // Nothing carries over to the next write.
         let ((), added) = Tx::scoped(&mut conn, |_| ());
         assert_eq!(added, Added::default());

@@ -1,12 +1,12 @@
 //! What a promise asks of the scheduler (DESIGN.md sections 5 and 6): the instants at which something must
 //! happen (lead reminders, the due prompt, the missed and broken checks), who receives a prompt when the owner is
-//! away, and how late a firing was. Pure functions; the outbox and the scheduler loop apply them.
+//! away, and how late a firing was. Pure functions; the timers table and the scheduler loop apply them.
 
 use chrono::{DateTime, Duration, Utc};
 
 use super::vocab::PromiseKind;
 
-/// Why a delivery row exists.
+/// Why a timer row exists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Purpose {
     /// A reminder some time before due.
@@ -56,7 +56,7 @@ pub struct Timing {
     pub broken_after: Option<Duration>,
 }
 
-/// One planned delivery: what, for which occurrence, and when.
+/// One planned timer: what, for which occurrence, and when.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Planned {
     /// Why.
@@ -67,7 +67,7 @@ pub struct Planned {
     pub fire_at: DateTime<Utc>,
 }
 
-/// The deliveries of one occurrence. A lead reminder whose time has already passed is left out (the due prompt
+/// The timers of one occurrence. A lead reminder whose time has already passed is left out (the due prompt
 /// says everything it would), as is a lead that would fire at or after due.
 pub fn plan(timing: &Timing, now: DateTime<Utc>) -> Vec<Planned> {
     let due = timing.due_at;

@@ -27,7 +27,7 @@ macro_rules! insert_rows {
 }
 pub(crate) use insert_rows;
 
-/// `TABLE.status = 'pending'` written as a literal, for the outbox tables (`deliveries`, `messages`): it is the
+/// `TABLE.status = 'pending'` written as a literal, for the queue tables (`timers`, `sends`): it is the
 /// predicate of their partial indexes `TABLE_pending`, and PostgreSQL uses a partial index only when it can prove
 /// the query's condition implies the index's. With the status as a bound parameter, the plan PostgreSQL caches for
 /// a prepared statement (a generic plan) cannot, and the claims and the next-wake queries scanned the whole table
@@ -39,17 +39,20 @@ fn pending(table: &'static str) -> diesel::expression::SqlLiteral<diesel::sql_ty
 pub mod agents;
 pub mod calendar_tokens;
 pub mod customers;
-pub mod deliveries;
 pub mod idempotency;
 pub mod interactions;
-pub mod messages;
+mod lease;
+pub mod ledger;
 pub mod metrics;
 pub mod promises;
 pub mod prompts;
+pub mod sends;
 pub mod service_state;
 pub mod sessions;
 pub mod stored;
+pub mod subscriptions;
 pub mod teams;
+pub mod timers;
 pub mod tokens;
 
 impl crate::db::Db {
@@ -116,7 +119,7 @@ mod group_commit_tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn subscriptions_read_once_per_group_are_those_the_job_would_read_itself() {
         use crate::db::schema::webhook_subscriptions;
-        use crate::repo::messages::{self, Subscription};
+        use crate::repo::subscriptions::{self, Subscription};
         use diesel::prelude::*;
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("subscriptions.db").display());
@@ -139,12 +142,12 @@ mod group_commit_tests {
                                 created_at: i as i64,
                                 updated_at: i as i64,
                             };
-                            messages::insert_subscription(conn, &sub)?;
+                            subscriptions::insert(conn, &sub)?;
                         }
                         if i % 10 == 5 {
-                            messages::deactivate_subscription(conn, &format!("whs_{}", i - 1), 0)?;
+                            subscriptions::deactivate(conn, &format!("whs_{}", i - 1), 0)?;
                         }
-                        let seen = messages::active_subscriptions(conn)?.len() as i64;
+                        let seen = subscriptions::active(conn)?.len() as i64;
                         let counted: i64 = webhook_subscriptions::table
                             .filter(webhook_subscriptions::active.eq(true))
                             .count()
@@ -170,9 +173,8 @@ mod group_commit_tests {
             }
         }
         assert_eq!(stood, 60);
-        let ids: Vec<String> = db
-            .read_blocking(|conn| Ok(messages::read_active_subscriptions(conn)?.into_iter().map(|s| s.id).collect()))
-            .unwrap();
+        let ids: Vec<String> =
+            db.read_blocking(|conn| Ok(subscriptions::read_active(conn)?.into_iter().map(|s| s.id).collect())).unwrap();
         // What stands is what the writes that stood subscribed, less some they deactivated (which ones depends on
         // the order the writes ran in).
         let subscribed: Vec<String> =

@@ -14,8 +14,8 @@ use crate::db::DbConn;
 pub struct Prompt {
     /// Opaque id.
     pub id: String,
-    /// The delivery that fired it (its idempotency key).
-    pub delivery_id: String,
+    /// The timer that fired it (its idempotency key).
+    pub timer_id: String,
     /// The promise.
     pub promise_id: String,
     /// Who was prompted.

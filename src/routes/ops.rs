@@ -27,7 +27,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError
 }
 
 /// Prometheus text exposition: open and overdue promises by team, kept and broken counters by team and kind,
-/// pending and dead deliveries, scheduler lag and HTTP request durations. Like `/healthz`, it is meant for the
+/// pending and dead timers, scheduler lag and HTTP request durations. Like `/healthz`, it is meant for the
 /// internal network of the deployment; it carries counts and team ids, no customer data.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain")))]

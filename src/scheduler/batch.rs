@@ -1,4 +1,4 @@
-//! What a batch of claimed deliveries needs to fire, read in a few set queries (one per kind of data for the
+//! What a batch of claimed timers needs to fire, read in a few set queries (one per kind of data for the
 //! whole batch) instead of a score of statements per prompt. The firing transaction writes to promises only when
 //! it judges them (missed, broken); [`Batch::promise_changed`] keeps what was read in step with those writes, so
 //! a card built later in the same batch sees what a fresh read would.
@@ -10,11 +10,11 @@ use crate::domain::schedule::Purpose;
 use crate::error::AppError;
 use crate::repo::agents::{self, Absence, Agent};
 use crate::repo::customers::{self, Customer};
-use crate::repo::deliveries::Delivery;
 use crate::repo::interactions::{self, LatestInteraction};
-use crate::repo::messages::{self, Subscription};
 use crate::repo::promises::{self, Promise, PromiseEvent, SoonestActive};
 use crate::repo::prompts;
+use crate::repo::subscriptions::{self, Subscription};
+use crate::repo::timers::Timer;
 
 /// How many of the customer's other open promises a card lists; the rest are counted. A busy customer's card
 /// stays a card (unbounded, one customer's prompt grew past 100 KB and held the writer).
@@ -56,23 +56,23 @@ fn unique<'a>(ids: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     ids.into_iter().filter(|id| seen.insert(*id)).map(str::to_string).collect()
 }
 
-fn prompts_someone(d: &Delivery) -> bool {
+fn prompts_someone(d: &Timer) -> bool {
     matches!(Purpose::parse(&d.purpose), Some(Purpose::Lead | Purpose::Due | Purpose::Escalation))
 }
 
 impl Batch {
-    /// Reads everything the deliveries' prompts need at `now_ms`. The card data (agents, absences, managers,
-    /// reschedules, interactions, other promises) is read only for deliveries that prompt someone.
-    pub fn load(conn: &mut DbConn, deliveries: &[Delivery], now_ms: i64) -> Result<Self, AppError> {
+    /// Reads everything the timers' prompts need at `now_ms`. The card data (agents, absences, managers,
+    /// reschedules, interactions, other promises) is read only for timers that prompt someone.
+    pub fn load(conn: &mut DbConn, timers: &[Timer], now_ms: i64) -> Result<Self, AppError> {
         let mut batch = Batch::default();
-        let promise_ids = unique(deliveries.iter().map(|d| d.promise_id.as_str()));
+        let promise_ids = unique(timers.iter().map(|d| d.promise_id.as_str()));
         batch.promises = promises::find_many(conn, &promise_ids)?.into_iter().map(|p| (p.id.clone(), p)).collect();
         let customer_ids = unique(batch.promises.values().map(|p| p.customer_id.as_str()));
         batch.customers = customers::find_many(conn, &customer_ids)?.into_iter().map(|c| (c.id.clone(), c)).collect();
-        batch.subscriptions = messages::read_active_subscriptions(conn)?;
+        batch.subscriptions = subscriptions::read_active(conn)?;
 
         let prompting: Vec<&Promise> =
-            unique(deliveries.iter().filter(|d| prompts_someone(d)).map(|d| d.promise_id.as_str()))
+            unique(timers.iter().filter(|d| prompts_someone(d)).map(|d| d.promise_id.as_str()))
                 .iter()
                 .filter_map(|id| batch.promises.get(id))
                 .collect();
@@ -116,7 +116,7 @@ impl Batch {
         }
         batch.load_active(conn, &customers_prompted)?;
         let escalated = unique(
-            deliveries
+            timers
                 .iter()
                 .filter(|d| Purpose::parse(&d.purpose) == Some(Purpose::Escalation))
                 .map(|d| d.promise_id.as_str()),
@@ -194,7 +194,7 @@ impl Batch {
         self.acknowledged.contains(&(promise_id.to_string(), occurrence_at))
     }
 
-    /// Records a promise the batch changed, so later deliveries of the batch see the change.
+    /// Records a promise the batch changed, so later timers of the batch see the change.
     pub fn promise_changed(&mut self, promise: Promise) {
         self.active.remove(&promise.customer_id);
         self.promises.insert(promise.id.clone(), promise);

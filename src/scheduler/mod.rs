@@ -1,7 +1,7 @@
-//! The scheduler (DESIGN.md section 6): sleeps until the earliest pending delivery or until a write adds an earlier one,
-//! claims due deliveries with a lease in one statement, fires each inside the same transaction that records it
-//! (so the ledger never holds two `prompted` events for one delivery), and publishes the prompts live after the
-//! commit. Deliveries that fire late because the service was down say so, and only the latest occurrence of a
+//! The scheduler (DESIGN.md section 6): sleeps until the earliest pending timer or until a write adds an earlier one,
+//! claims due timers with a lease in one statement, fires each inside the same transaction that records it
+//! (so the ledger never holds two `prompted` events for one timer), and publishes the prompts live after the
+//! commit. Timers that fire late because the service was down say so, and only the latest occurrence of a
 //! recurrence is prompted.
 
 pub mod batch;
@@ -15,22 +15,22 @@ use serde_json::json;
 
 use self::batch::Batch;
 use self::card::{build, Circumstances, History};
+use crate::channels::live::{Hub, LivePrompt};
 use crate::clock::{from_ms, new_id, Clock};
 use crate::db::{Db, DbConn, Tx};
-use crate::delivery::events::{self, prompt_json_with_card};
-use crate::delivery::hub::{Hub, LivePrompt};
 use crate::domain::promise::event::Fired as FiredEvent;
 use crate::domain::promise::{lifecycle, LedgerEvent};
 use crate::domain::schedule::{lateness, route, Purpose};
 use crate::domain::vocab::{PromiseKind, PromiseStatus};
 use crate::error::AppError;
-use crate::ledger;
 use crate::repo::customers::Customer;
-use crate::repo::deliveries::{self, Delivery};
-use crate::repo::messages::{self, Message};
+use crate::repo::ledger;
 use crate::repo::promises::Promise;
 use crate::repo::prompts::{self, Prompt};
+use crate::repo::sends::{self, OutboundSend};
+use crate::repo::timers::{self, Timer};
 use crate::service::apply::{self, Outbound};
+use crate::service::events::{self, prompt_json_with_card};
 use crate::service::planning::{current_of, next_due};
 use crate::service::Ctx;
 use crate::settings::Tolerances;
@@ -41,35 +41,35 @@ pub use crate::settings::SchedulerConfig;
 /// What one pass did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RunReport {
-    /// Deliveries processed.
+    /// Timers processed.
     pub fired: usize,
     /// Prompts created.
     pub prompts: usize,
 }
 
-/// What firing one delivery writes, gathered so that a batch's rows go in a few multi-row statements.
+/// What firing one timer writes, gathered so that a batch's rows go in a few multi-row statements.
 #[derive(Default)]
 struct Fired {
-    delivery_id: String,
-    /// What `deliveries.last_error` records (none when it prompted).
+    timer_id: String,
+    /// What `timers.last_error` records (none when it prompted).
     note: Option<String>,
     /// The promise as it was fired (its ledger events' metric facts).
     promise: Option<Promise>,
     prompts: Vec<Prompt>,
     events: Vec<LedgerEvent>,
-    messages: Vec<Message>,
-    escalation: Option<Delivery>,
+    messages: Vec<OutboundSend>,
+    escalation: Option<Timer>,
     live: Vec<LivePrompt>,
 }
 
 impl Fired {
-    /// A delivery that produces nothing but its note.
-    fn noted(d: &Delivery, note: String) -> Self {
-        Self { delivery_id: d.id.clone(), note: Some(note), ..Self::default() }
+    /// A timer that produces nothing but its note.
+    fn noted(d: &Timer, note: String) -> Self {
+        Self { timer_id: d.id.clone(), note: Some(note), ..Self::default() }
     }
 }
 
-/// What a delivery comes to.
+/// What a timer comes to.
 enum Step {
     /// Rows to write with the rest of the batch.
     Write(Fired),
@@ -87,6 +87,28 @@ pub struct Scheduler {
     tolerances: Tolerances,
     config: SchedulerConfig,
     instance: String,
+}
+
+/// The scheduler is the job over the timers: it fires what is due, batch by batch.
+impl crate::jobs::Job for Scheduler {
+    const NAME: &'static str = "scheduler";
+    const ALARM: crate::jobs::Alarm = crate::jobs::Alarm::Timers;
+
+    fn db(&self) -> &Db {
+        &self.db
+    }
+
+    fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    async fn next_due(&self) -> Result<Option<i64>, AppError> {
+        self.db.read(|conn| Ok(timers::next_pending_at(conn)?)).await
+    }
+
+    async fn run_due(&self) -> Result<usize, AppError> {
+        self.run_once().await.map(|report| report.fired)
+    }
 }
 
 impl Scheduler {
@@ -122,24 +144,16 @@ impl Scheduler {
         }
     }
 
-    /// Runs until the process stops: look for the earliest pending delivery, fire when it is due, otherwise sleep
-    /// until it, or until a write adds a delivery that fires earlier (see [`crate::db::wakes`]).
-    pub async fn run(self) {
-        let look = || self.db.read(|conn| Ok(deliveries::next_pending_at(conn)?));
-        let work = || async { self.run_once().await.map(|report| report.fired) };
-        crate::db::wakes::run_forever(&self.db, &self.clock, crate::db::wakes::Worker::Scheduler, look, work).await
-    }
-
     fn fire_batch(&self, conn: &mut Tx<'_>, now: DateTime<Utc>) -> Result<(usize, Vec<LivePrompt>), AppError> {
         let now_ms = now.timestamp_millis();
         let lease_until = (now + self.config.lease).timestamp_millis();
-        let mut claimed = deliveries::claim_due(conn, &self.instance, now_ms, lease_until, self.config.batch_size)?;
+        let mut claimed = timers::claim_due(conn, &self.instance, now_ms, lease_until, self.config.batch_size)?;
         if claimed.is_empty() {
             // What was due was claimed by another instance first: nothing to load.
             return Ok((0, Vec::new()));
         }
         // Within one instant: remind, prompt, escalate, then judge (missed), then close (broken).
-        let rank = |d: &Delivery| match Purpose::parse(&d.purpose) {
+        let rank = |d: &Timer| match Purpose::parse(&d.purpose) {
             Some(Purpose::Lead) => 0,
             Some(Purpose::Due) => 1,
             Some(Purpose::Escalation) => 2,
@@ -150,18 +164,18 @@ impl Scheduler {
         let mut batch = Batch::load(conn, &claimed, now_ms)?;
         let mut gathered = Vec::new();
         let mut live = Vec::new();
-        for delivery in &claimed {
-            match self.plan(conn, &mut batch, delivery, now) {
+        for timer in &claimed {
+            match self.plan(conn, &mut batch, timer, now) {
                 Ok(Step::Write(fired)) => gathered.push(fired),
                 Ok(Step::Judge(promise, customer, purpose)) => {
                     // Judging writes the promise at once: what was gathered goes first, so the ledger keeps the
                     // order in which things happened.
                     live.extend(self.write_gathered(conn, std::mem::take(&mut gathered), now_ms)?);
-                    self.judge_one(conn, &mut batch, delivery, promise, &customer, purpose, now)?;
+                    self.judge_one(conn, &mut batch, timer, promise, &customer, purpose, now)?;
                 }
                 Err(e) => {
-                    tracing::error!(delivery = %delivery.id, error = %e, "delivery failed; set aside");
-                    gathered.push(Fired::noted(delivery, format!("failed: {e}")));
+                    tracing::error!(timer = %timer.id, error = %e, "timer failed; set aside");
+                    gathered.push(Fired::noted(timer, format!("failed: {e}")));
                 }
             }
         }
@@ -169,7 +183,7 @@ impl Scheduler {
         Ok((claimed.len(), live))
     }
 
-    /// Writes what the gathered deliveries produced in a few multi-row statements. Should that fail, they are
+    /// Writes what the gathered timers produced in a few multi-row statements. Should that fail, they are
     /// written again one by one, each in its own savepoint, so one bad row is set aside with its error instead of
     /// blocking the queue.
     fn write_gathered(
@@ -189,7 +203,7 @@ impl Scheduler {
             }
             Err(e) => {
                 conn.batch_execute("ROLLBACK TO fire_many; RELEASE fire_many")?;
-                tracing::warn!(error = %e, deliveries = gathered.len(), "writing a batch failed; writing one by one");
+                tracing::warn!(error = %e, timers = gathered.len(), "writing a batch failed; writing one by one");
             }
         }
         let mut live = Vec::new();
@@ -202,8 +216,8 @@ impl Scheduler {
                 }
                 Err(e) => {
                     conn.batch_execute("ROLLBACK TO fire_one; RELEASE fire_one")?;
-                    tracing::error!(delivery = %fired.delivery_id, error = %e, "delivery failed; set aside");
-                    deliveries::mark_done(conn, &fired.delivery_id, now_ms, Some(&format!("failed: {e}")))?;
+                    tracing::error!(timer = %fired.timer_id, error = %e, "timer failed; set aside");
+                    timers::mark_done(conn, &fired.timer_id, now_ms, Some(&format!("failed: {e}")))?;
                 }
             }
         }
@@ -219,27 +233,27 @@ impl Scheduler {
             .flat_map(|(p, events)| events.iter().map(move |event| (p, event.clone())))
             .collect();
         ledger::append_all(conn, events, now_ms)?;
-        let messages: Vec<Message> = gathered.iter().flat_map(|f| f.messages.iter().cloned()).collect();
-        messages::insert_all(conn, &messages)?;
-        let escalations: Vec<Delivery> = gathered.iter().filter_map(|f| f.escalation.clone()).collect();
-        deliveries::insert_all(conn, &escalations)?;
-        crate::delivery::relay::announce_all(conn, &self.instance, prompts.iter().map(|p| p.id.as_str()))?;
+        let messages: Vec<OutboundSend> = gathered.iter().flat_map(|f| f.messages.iter().cloned()).collect();
+        sends::insert_all(conn, &messages)?;
+        let escalations: Vec<Timer> = gathered.iter().filter_map(|f| f.escalation.clone()).collect();
+        timers::insert_all(conn, &escalations)?;
+        crate::channels::relay::announce_all(conn, &self.instance, prompts.iter().map(|p| p.id.as_str()))?;
         let mut by_note: Vec<(Option<&str>, Vec<String>)> = Vec::new();
         for fired in gathered {
             let note = fired.note.as_deref();
             match by_note.iter_mut().find(|(n, _)| *n == note) {
-                Some((_, ids)) => ids.push(fired.delivery_id.clone()),
-                None => by_note.push((note, vec![fired.delivery_id.clone()])),
+                Some((_, ids)) => ids.push(fired.timer_id.clone()),
+                None => by_note.push((note, vec![fired.timer_id.clone()])),
             }
         }
         for (note, ids) in by_note {
-            deliveries::mark_all_done(conn, &ids, now_ms, note)?;
+            timers::mark_all_done(conn, &ids, now_ms, note)?;
         }
         Ok(())
     }
 
-    /// What a delivery comes to, from the batch's data alone: the rows of its prompts, or a promise to judge.
-    fn plan(&self, conn: &mut DbConn, batch: &mut Batch, d: &Delivery, now: DateTime<Utc>) -> Result<Step, AppError> {
+    /// What a timer comes to, from the batch's data alone: the rows of its prompts, or a promise to judge.
+    fn plan(&self, conn: &mut DbConn, batch: &mut Batch, d: &Timer, now: DateTime<Utc>) -> Result<Step, AppError> {
         let Some(promise) = batch.promise(&d.promise_id).cloned() else {
             return Ok(Step::Write(Fired::noted(d, "promise not found".into())));
         };
@@ -273,13 +287,13 @@ impl Scheduler {
     }
 
     /// Judges a promise (missed, broken) in a savepoint of its own, writing at once: these are rare next to
-    /// prompts, and what they change (the promise, its deliveries) later deliveries of the batch must see.
-    #[expect(clippy::too_many_arguments, reason = "the delivery, what it is about and the batch it belongs to")]
+    /// prompts, and what they change (the promise, its timers) later timers of the batch must see.
+    #[expect(clippy::too_many_arguments, reason = "the timer, what it is about and the batch it belongs to")]
     fn judge_one(
         &self,
         conn: &mut Tx<'_>,
         batch: &mut Batch,
-        d: &Delivery,
+        d: &Timer,
         promise: Promise,
         customer: &Customer,
         purpose: Purpose,
@@ -293,14 +307,14 @@ impl Scheduler {
         };
         match judged {
             Ok((note, changed)) => {
-                deliveries::mark_done(conn, &d.id, now_ms, Some(&note))?;
+                timers::mark_done(conn, &d.id, now_ms, Some(&note))?;
                 conn.batch_execute("RELEASE fire_one")?;
                 batch.promise_changed(changed);
             }
             Err(e) => {
                 conn.batch_execute("ROLLBACK TO fire_one; RELEASE fire_one")?;
-                tracing::error!(delivery = %d.id, error = %e, "delivery failed; set aside");
-                deliveries::mark_done(conn, &d.id, now_ms, Some(&format!("failed: {e}")))?;
+                tracing::error!(timer = %d.id, error = %e, "timer failed; set aside");
+                timers::mark_done(conn, &d.id, now_ms, Some(&format!("failed: {e}")))?;
             }
         }
         Ok(())
@@ -311,7 +325,7 @@ impl Scheduler {
         &self,
         conn: &mut DbConn,
         batch: &mut Batch,
-        d: &Delivery,
+        d: &Timer,
         promise: Promise,
         customer: &Customer,
         purpose: Purpose,
@@ -321,7 +335,7 @@ impl Scheduler {
     ) -> Result<Fired, AppError> {
         let now_ms = now.timestamp_millis();
         batch.ensure_active(conn, &customer.id)?;
-        // The card speaks of the customer's clock: a zone that does not read fails this delivery, naming the row.
+        // The card speaks of the customer's clock: a zone that does not read fails this timer, naming the row.
         let zone = crate::repo::stored::zone("customer", &customer.id, &customer.time_zone)?;
         let batch = &*batch;
         let owner = batch
@@ -338,7 +352,7 @@ impl Scheduler {
             let away = batch.absence_of(&owner.id).map(|a| (a.stand_in_agent_id.as_deref(), a.note.as_str()));
             route(&owner.id, &owner.name, away, managers)
         };
-        let mut fired = Fired { delivery_id: d.id.clone(), ..Fired::default() };
+        let mut fired = Fired { timer_id: d.id.clone(), ..Fired::default() };
         // One routing hand-over per occurrence in the ledger: lead reminders go to the same stand-in with the same
         // note, but recording each would count one hand-over several times.
         if let (Some(away), Purpose::Due) = (&routing.away, purpose) {
@@ -380,7 +394,7 @@ impl Scheduler {
             let body = texts.pop().unwrap_or_default();
             let prompt = Prompt {
                 id: new_id("pmt"),
-                delivery_id: d.id.clone(),
+                timer_id: d.id.clone(),
                 promise_id: promise.id.clone(),
                 agent_id: recipient.id.clone(),
                 purpose: purpose.as_str().into(),
@@ -398,7 +412,7 @@ impl Scheduler {
             let event = FiredEvent {
                 purpose: purpose.as_str().into(),
                 occurrence: from_ms(d.occurrence_at),
-                delivery_id: d.id.clone(),
+                timer_id: d.id.clone(),
                 prompt_id: prompt.id.clone(),
                 recipient: recipient.id.clone(),
                 late_by_ms: prompt.late_by_ms,
@@ -438,10 +452,10 @@ impl Scheduler {
     }
 
     /// The escalation check of a due prompt, fired if nobody acknowledged it by then.
-    fn escalation(&self, d: &Delivery, promise: &Promise, now: DateTime<Utc>) -> Delivery {
+    fn escalation(&self, d: &Timer, promise: &Promise, now: DateTime<Utc>) -> Timer {
         let now_ms = now.timestamp_millis();
-        Delivery {
-            id: new_id("dlv"),
+        Timer {
+            id: new_id("tmr"),
             promise_id: promise.id.clone(),
             occurrence_at: d.occurrence_at,
             purpose: Purpose::Escalation.as_str().into(),
@@ -453,7 +467,7 @@ impl Scheduler {
             next_attempt_at: (now + self.config.escalate_after).timestamp_millis(),
             claimed_by: None,
             claimed_until: None,
-            delivered_at: None,
+            fired_at: None,
             last_error: None,
             created_at: now_ms,
             updated_at: now_ms,

@@ -4,14 +4,14 @@
 //! every ledger event that announces one, each carrying its details.
 
 use crate::db::Tx;
-use crate::delivery::events;
 use crate::domain::promise::{Change, LedgerEvent, Timers};
 use crate::error::AppError;
-use crate::ledger;
-use crate::outbox;
 use crate::repo::customers::Customer;
-use crate::repo::messages::Subscription;
+use crate::repo::ledger;
 use crate::repo::promises::Promise;
+use crate::repo::subscriptions::Subscription;
+use crate::service::events;
+use crate::service::timing;
 
 use super::Ctx;
 
@@ -94,9 +94,9 @@ pub fn apply(
     ledger::save(conn, before, &mut row, now_ms, actor, change.events)?;
     match change.timers {
         Timers::Keep => {}
-        Timers::Replan => outbox::schedule(conn, &row, &ctx.tolerances, now_ms)?,
-        Timers::Retire => outbox::retire(conn, &row.id)?,
-        Timers::Reassign => outbox::reassign(conn, &row.id, &row.owner_agent_id, now_ms)?,
+        Timers::Replan => timing::schedule(conn, &row, &ctx.tolerances, now_ms)?,
+        Timers::Retire => timing::retire(conn, &row.id)?,
+        Timers::Reassign => timing::reassign(conn, &row.id, &row.owner_agent_id, now_ms)?,
     }
     for event in &announced {
         announce(conn, ctx, outbound, &row, customer, event)?;
@@ -135,7 +135,7 @@ pub fn make(
     crate::repo::promises::insert(conn, promise)?;
     let announced = created.clone();
     ledger::append(conn, promise, created, Some(actor), promise.created_at)?;
-    outbox::schedule_new(conn, promise, &ctx.tolerances, now_ms)?;
+    timing::schedule_new(conn, promise, &ctx.tolerances, now_ms)?;
     announce(conn, ctx, Outbound::Read, promise, customer, &announced)?;
     if customer.owner_agent_id.is_none() {
         crate::repo::customers::adopt(conn, &customer.id, &promise.owner_agent_id, now_ms)?;
@@ -159,7 +159,7 @@ fn announce(
         Outbound::Read => events::emit(conn, event_type, ctx.now, payload),
         Outbound::Known(subscriptions) => {
             if events::wanted(subscriptions, event_type) {
-                crate::repo::messages::insert_all(
+                crate::repo::sends::insert_all(
                     conn,
                     &events::webhooks(subscriptions, event_type, &payload()?, ctx.now),
                 )?;

@@ -11,7 +11,6 @@ use super::Ctx;
 use crate::auth::Caller;
 use crate::clock::{from_ms, new_id};
 use crate::db::{DbConn, Tx};
-use crate::delivery::events;
 use crate::domain::due::Warning;
 use crate::domain::promise::judging::{self, Contact};
 use crate::domain::promise::{lifecycle, Current, Keeper, Refusal};
@@ -20,6 +19,7 @@ use crate::error::AppError;
 use crate::repo::customers::Customer;
 use crate::repo::interactions::{self, Interaction};
 use crate::repo::promises::{self, Promise};
+use crate::service::events;
 
 /// A contact to log, parsed.
 #[derive(Clone, Debug)]

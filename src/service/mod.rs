@@ -6,10 +6,12 @@
 
 pub mod access;
 pub mod apply;
+pub mod events;
 pub mod interactions;
 pub mod planning;
 pub mod promises;
 pub mod prompts;
+pub mod timing;
 
 use std::sync::Arc;
 

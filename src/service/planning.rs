@@ -59,7 +59,7 @@ pub fn new_due(plan: &DuePlan) -> NewDue {
 /// An update's next occurrence strictly after `after`, as a due time to move to; `None` when the promise has
 /// no recurrence or it has ended.
 pub fn next_due(promise: &Promise, after: DateTime<Utc>) -> Result<Option<NewDue>, AppError> {
-    Ok(crate::outbox::next_occurrence(promise, after)?.map(|next| NewDue {
+    Ok(crate::service::timing::next_occurrence(promise, after)?.map(|next| NewDue {
         due_at: next.resolved.instant,
         due_local: next.resolved.local.format("%Y-%m-%dT%H:%M:%S").to_string(),
         time_zone: promise.time_zone.clone(),

@@ -16,13 +16,13 @@ use super::chart::{weekly_trend, WeekPoint};
 use super::session::WebUser;
 use super::{field_errors, html, see_other, WebState};
 use crate::app::AppState;
-use crate::delivery::events::prompt_json;
 use crate::domain::time::{parse_zone, resolve_local, Disambiguation, Tz};
 use crate::domain::vocab::{Channel, Outcome};
 use crate::error::{AppError, FieldError};
 use crate::routes::api::{self, agents as api_agents, customers as api_customers, metrics as api_metrics};
 use crate::routes::api::{promises as api_promises, prompts as api_prompts, Body};
 use crate::service;
+use crate::service::events::prompt_json;
 
 type Form = web::Form<HashMap<String, String>>;
 

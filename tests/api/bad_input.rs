@@ -17,8 +17,8 @@ const NOW: &str = "2026-03-16T09:00:00Z";
 fn rows(app: &TestApp) -> Vec<(&'static str, i64)> {
     use diesel::prelude::*;
     use tendero::db::schema::{
-        absences, agents, api_tokens, calendar_tokens, customers, deliveries, idempotency_keys, interactions, messages,
-        promise_events, promises, teams, web_sessions, webhook_subscriptions,
+        absences, agents, api_tokens, calendar_tokens, customers, idempotency_keys, interactions, promise_events,
+        promises, sends, teams, timers, web_sessions, webhook_subscriptions,
     };
     app.db
         .read_blocking(|conn| {
@@ -30,10 +30,10 @@ fn rows(app: &TestApp) -> Vec<(&'static str, i64)> {
                 ("interactions", interactions::table.count().get_result(conn)?),
                 ("promises", promises::table.count().get_result(conn)?),
                 ("promise_events", promise_events::table.count().get_result(conn)?),
-                ("deliveries", deliveries::table.count().get_result(conn)?),
+                ("timers", timers::table.count().get_result(conn)?),
                 ("absences", absences::table.count().get_result(conn)?),
                 ("idempotency_keys", idempotency_keys::table.count().get_result(conn)?),
-                ("messages", messages::table.count().get_result(conn)?),
+                ("sends", sends::table.count().get_result(conn)?),
                 ("webhook_subscriptions", webhook_subscriptions::table.count().get_result(conn)?),
                 ("calendar_tokens", calendar_tokens::table.count().get_result(conn)?),
                 ("web_sessions", web_sessions::table.count().get_result(conn)?),

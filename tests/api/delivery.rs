@@ -8,8 +8,8 @@ use chrono::Duration;
 use serde_json::{json, Value};
 
 use crate::helpers::{at, customer, spawn_app_at, spawn_app_with, zaragoza};
+use tendero::channels::webhook::verify;
 use tendero::clock::Clock;
-use tendero::delivery::webhook_signing::verify;
 
 /// What the receiver saw: webhook-id, event type, whether the signature verified.
 #[derive(Clone, Debug)]

@@ -31,7 +31,7 @@ pub struct TestApp {
     /// The scheduler, run by hand with `run_scheduler()` (its loop is off in tests).
     pub scheduler: tendero::scheduler::Scheduler,
     /// The message sender, run by hand with `send_messages()`.
-    pub sender: tendero::delivery::sender::Sender,
+    pub sender: tendero::channels::sender::Sender,
     settings: Settings,
     _dir: TempDir,
     _database: Option<tendero::db::ScratchDatabase>,

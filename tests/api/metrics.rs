@@ -833,9 +833,9 @@ async fn prometheus_output_parses_and_matches_the_rollups() {
         "tendero_promises_overdue",
         "tendero_promises_kept_total",
         "tendero_promises_broken_total",
-        "tendero_deliveries",
+        "tendero_timers",
         "tendero_scheduler_lag_seconds",
-        "tendero_messages",
+        "tendero_sends",
         "tendero_http_request_duration_seconds",
     ] {
         assert!(scrape.docs.contains_key(family), "HELP for {family} in\n{text}");
@@ -893,16 +893,16 @@ async fn prometheus_output_parses_and_matches_the_rollups() {
         .db
         .read_blocking(|conn| {
             use diesel::prelude::*;
-            use tendero::db::schema::deliveries;
+            use tendero::db::schema::timers;
             let count = |conn: &mut tendero::db::DbConn, status: &str| {
-                deliveries::table.filter(deliveries::status.eq(status)).count().get_result::<i64>(conn)
+                timers::table.filter(timers::status.eq(status)).count().get_result::<i64>(conn)
             };
             Ok((count(conn, "pending")?, count(conn, "dead")?))
         })
         .unwrap();
     assert!(pending > 0, "P14 and P15 still have deliveries");
-    assert_eq!(value("tendero_deliveries", &[("status", "pending")]), Some(pending as f64));
-    assert_eq!(value("tendero_deliveries", &[("status", "dead")]), Some(dead as f64));
+    assert_eq!(value("tendero_timers", &[("status", "pending")]), Some(pending as f64));
+    assert_eq!(value("tendero_timers", &[("status", "dead")]), Some(dead as f64));
     assert_eq!(value("tendero_scheduler_lag_seconds", &[]), Some(0.0));
 
     // The request-duration histogram of the report route: 13 cumulative buckets ending at +Inf = _count = 3.

@@ -240,8 +240,9 @@ pub struct Fired {
     pub purpose: String,
     /// The occurrence it was about.
     pub occurrence: DateTime<Utc>,
-    /// The timer that fired.
-    pub delivery_id: String,
+    /// The timer that fired. Rows written before timers had their own name say `delivery_id`.
+    #[serde(alias = "delivery_id")]
+    pub timer_id: String,
     /// The prompt written.
     pub prompt_id: String,
     /// Who was prompted.
@@ -425,7 +426,7 @@ mod tests {
         let fired = Fired {
             purpose: "due".into(),
             occurrence: at(10),
-            delivery_id: "dlv_1".into(),
+            timer_id: "tmr_1".into(),
             prompt_id: "pmt_1".into(),
             recipient: "agt_marta".into(),
             late_by_ms: 3,
@@ -526,6 +527,12 @@ mod tests {
         let explicit = r#"{"from":"agt_1","to":"agt_2","note":"n"}"#;
         let LedgerEvent::HandedOver(h) = LedgerEvent::read("3", "handed_over", explicit).unwrap() else { panic!() };
         assert_eq!((h.to, h.routing), (vec!["agt_2".to_string()], false));
+        // Before the `timers` table had its name, a prompt named the row that fired it `delivery_id`.
+        let prompted = r#"{"purpose":"due","occurrence":"2026-03-17T10:00:00Z","delivery_id":"dlv_9",
+            "prompt_id":"pmt_9","recipient":"agt_1","late_by_ms":0,"misfire":false,"v":1}"#;
+        let LedgerEvent::Prompted(p) = LedgerEvent::read("4", "prompted", prompted).unwrap() else { panic!() };
+        assert_eq!(p.timer_id, "dlv_9");
+        assert_eq!(LedgerEvent::Prompted(p).data()["timer_id"], "dlv_9");
     }
 
     #[test]

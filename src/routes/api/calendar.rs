@@ -9,8 +9,8 @@ use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::auth::Caller;
+use crate::channels::calendar::{render_feed, FeedEvent};
 use crate::clock::from_ms;
-use crate::delivery::ical::{render_feed, FeedEvent};
 use crate::domain::time::{format_offset, local_offset_at};
 use crate::error::{AppError, Problem};
 use crate::repo::{agents, calendar_tokens, customers, promises};

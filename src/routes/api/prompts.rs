@@ -12,11 +12,11 @@ use super::page_limit;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::db::DbConn;
-use crate::delivery::events::prompt_json;
 use crate::error::{AppError, Problem};
 use crate::repo::prompts::Prompt;
 use crate::repo::{agents, prompts};
 use crate::service;
+use crate::service::events::prompt_json;
 
 /// Routes of this resource.
 pub fn configure(cfg: &mut web::ServiceConfig) {

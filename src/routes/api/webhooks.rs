@@ -8,12 +8,13 @@ use utoipa::ToSchema;
 use super::{instant, Body, Checks};
 use crate::app::AppState;
 use crate::auth::Caller;
+use crate::channels::webhook::generate_secret;
 use crate::clock::new_id;
-use crate::delivery::events::EVENT_TYPES;
-use crate::delivery::webhook_signing::generate_secret;
 use crate::domain::vocab::Role;
 use crate::error::{AppError, Problem};
-use crate::repo::messages::{self, Message, Subscription};
+use crate::repo::sends::{self, OutboundSend};
+use crate::repo::subscriptions::{self, Subscription};
+use crate::service::events::EVENT_TYPES;
 
 /// Routes of this resource.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -88,8 +89,8 @@ pub struct MessageOut {
     pub created_at: String,
 }
 
-impl From<Message> for MessageOut {
-    fn from(m: Message) -> Self {
+impl From<OutboundSend> for MessageOut {
+    fn from(m: OutboundSend) -> Self {
         Self {
             next_attempt_at: instant(m.next_attempt_at),
             delivered_at: m.delivered_at.map(instant),
@@ -144,7 +145,7 @@ pub async fn create(
         updated_at: now,
     };
     let saved = sub.clone();
-    state.db.write(move |conn| Ok(messages::insert_subscription(conn, &saved)?)).await?;
+    state.db.write(move |conn| Ok(subscriptions::insert(conn, &saved)?)).await?;
     Ok(HttpResponse::build(StatusCode::CREATED).json(subscription_out(sub, true)))
 }
 
@@ -154,7 +155,7 @@ pub async fn create(
     security(("bearer" = [])))]
 pub async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin)?;
-    let rows = state.db.read(|conn| Ok(messages::read_active_subscriptions(conn)?)).await?;
+    let rows = state.db.read(|conn| Ok(subscriptions::read_active(conn)?)).await?;
     Ok(HttpResponse::Ok().json(rows.into_iter().map(|s| subscription_out(s, false)).collect::<Vec<_>>()))
 }
 
@@ -169,7 +170,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, AppError> {
     caller.require(Role::Admin)?;
     let now = state.clock.now().timestamp_millis();
-    let found = state.db.write(move |conn| Ok(messages::deactivate_subscription(conn, &id, now)?)).await?;
+    let found = state.db.write(move |conn| Ok(subscriptions::deactivate(conn, &id, now)?)).await?;
     if !found {
         return Err(AppError::not_found("webhook subscription", ""));
     }
@@ -190,9 +191,8 @@ pub async fn deliveries(
     let rows = state
         .db
         .read(move |conn| {
-            messages::find_subscription(conn, &id)?
-                .ok_or_else(|| AppError::not_found("webhook subscription", id.as_str()))?;
-            Ok(messages::of_target(conn, &id, 200)?)
+            subscriptions::find(conn, &id)?.ok_or_else(|| AppError::not_found("webhook subscription", id.as_str()))?;
+            Ok(sends::of_target(conn, &id, 200)?)
         })
         .await?;
     Ok(HttpResponse::Ok().json(rows.into_iter().map(MessageOut::from).collect::<Vec<_>>()))
@@ -213,10 +213,10 @@ pub async fn redeliver(
     let message = state
         .db
         .write(move |conn| {
-            let message = messages::find(conn, &id)?.filter(|m| m.channel == "webhook");
+            let message = sends::find(conn, &id)?.filter(|m| m.channel == "webhook");
             let message = message.ok_or_else(|| AppError::not_found("webhook delivery", id.as_str()))?;
-            messages::requeue(conn, &message.id, now)?;
-            Ok(messages::find(conn, &message.id)?.unwrap_or(message))
+            sends::requeue(conn, &message.id, now)?;
+            Ok(sends::find(conn, &message.id)?.unwrap_or(message))
         })
         .await?;
     Ok(HttpResponse::build(StatusCode::ACCEPTED).json(MessageOut::from(message)))

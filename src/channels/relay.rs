@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use diesel::RunQueryDsl;
 
+use crate::channels::live::Hub;
 use crate::db::{Backend, Db, DbConn};
-use crate::delivery::hub::Hub;
 
 /// The notification channel.
 pub const CHANNEL: &str = "tendero_prompts";
@@ -157,7 +157,7 @@ pub fn spawn_listener(_url: String, _db: Db, _hub: Hub, _instance: String) -> Op
 /// Listens until the connection fails (an error) or `stop` is set (`Ok`).
 #[cfg(feature = "postgres")]
 fn listen(url: &str, db: &Db, hub: &Hub, instance: &str, stop: &Stop) -> Result<(), String> {
-    use crate::delivery::hub::LivePrompt;
+    use crate::channels::live::LivePrompt;
     use diesel::connection::SimpleConnection;
     use diesel::Connection;
     let mut conn = diesel::PgConnection::establish(url).map_err(|e| e.to_string())?;
@@ -177,7 +177,7 @@ fn listen(url: &str, db: &Db, hub: &Hub, instance: &str, stop: &Stop) -> Result<
             match db.read_blocking(move |c| Ok(crate::repo::prompts::find(c, &id)?)) {
                 Ok(Some(prompt)) => hub.publish(LivePrompt {
                     agent_id: prompt.agent_id.clone(),
-                    json: std::sync::Arc::new(crate::delivery::events::prompt_json(&prompt)),
+                    json: std::sync::Arc::new(crate::service::events::prompt_json(&prompt)),
                 }),
                 Ok(None) => tracing::warn!(prompt_id, "relayed prompt not found"),
                 Err(e) => tracing::warn!(error = %e, "reading a relayed prompt failed"),

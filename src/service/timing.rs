@@ -1,5 +1,5 @@
-//! Keeping a promise's deliveries in step with the promise, in the same transaction as the change: creating or
-//! rescheduling writes the occurrence's deliveries, keeping or cancelling retires them, a hand-over points them
+//! Keeping a promise's timers in step with the promise, in the same transaction as the change: creating or
+//! rescheduling writes the occurrence's timers, keeping or cancelling retires them, a hand-over points them
 //! at the new owner.
 
 use chrono::Duration;
@@ -9,8 +9,8 @@ use crate::db::Tx;
 use crate::domain::schedule::{plan, Timing};
 use crate::domain::vocab::PromiseKind;
 use crate::error::AppError;
-use crate::repo::deliveries::{self, Delivery};
 use crate::repo::promises::Promise;
+use crate::repo::timers::{self, Timer};
 use crate::settings::Tolerances;
 
 /// The timing facts of a stored promise.
@@ -46,16 +46,16 @@ pub fn next_occurrence(
     Ok(rule.next_after(after, zone, how, promise.recurrence_until.map(from_ms)))
 }
 
-/// Replaces the promise's pending deliveries with those of its current occurrence (none when it is closed).
+/// Replaces the promise's pending timers with those of its current occurrence (none when it is closed).
 ///
-/// Deliveries already made for the same occurrence (delivered or failed) are kept, and not planned again.
+/// Timers already made for the same occurrence (delivered or failed) are kept, and not planned again.
 pub fn schedule(conn: &mut Tx<'_>, promise: &Promise, tolerances: &Tolerances, now_ms: i64) -> Result<(), AppError> {
-    deliveries::retire_pending(conn, &promise.id)?;
-    deliveries::insert_all(conn, &planned(promise, tolerances, now_ms)?)?;
+    timers::retire_pending(conn, &promise.id)?;
+    timers::insert_all(conn, &planned(promise, tolerances, now_ms)?)?;
     Ok(())
 }
 
-/// Writes the deliveries of a promise that has none yet (one just made): [`schedule`] without retiring pending
+/// Writes the timers of a promise that has none yet (one just made): [`schedule`] without retiring pending
 /// ones or looking for earlier ones, two statements wasted on the creation path.
 pub fn schedule_new(
     conn: &mut Tx<'_>,
@@ -63,19 +63,19 @@ pub fn schedule_new(
     tolerances: &Tolerances,
     now_ms: i64,
 ) -> Result<(), AppError> {
-    deliveries::insert_fresh(conn, &planned(promise, tolerances, now_ms)?)?;
+    timers::insert_fresh(conn, &planned(promise, tolerances, now_ms)?)?;
     Ok(())
 }
 
-/// The deliveries of the promise's current occurrence; none when it is closed.
-fn planned(promise: &Promise, tolerances: &Tolerances, now_ms: i64) -> Result<Vec<Delivery>, AppError> {
+/// The timers of the promise's current occurrence; none when it is closed.
+fn planned(promise: &Promise, tolerances: &Tolerances, now_ms: i64) -> Result<Vec<Timer>, AppError> {
     if !crate::repo::stored::status(promise)?.is_active() {
         return Ok(Vec::new());
     }
     Ok(plan(&timing_of(promise, tolerances)?, from_ms(now_ms))
         .into_iter()
-        .map(|p| Delivery {
-            id: new_id("dlv"),
+        .map(|p| Timer {
+            id: new_id("tmr"),
             promise_id: promise.id.clone(),
             occurrence_at: p.occurrence_at.timestamp_millis(),
             purpose: p.purpose.as_str().into(),
@@ -87,7 +87,7 @@ fn planned(promise: &Promise, tolerances: &Tolerances, now_ms: i64) -> Result<Ve
             next_attempt_at: p.fire_at.timestamp_millis(),
             claimed_by: None,
             claimed_until: None,
-            delivered_at: None,
+            fired_at: None,
             last_error: None,
             created_at: now_ms,
             updated_at: now_ms,
@@ -95,14 +95,14 @@ fn planned(promise: &Promise, tolerances: &Tolerances, now_ms: i64) -> Result<Ve
         .collect())
 }
 
-/// Retires a closed promise's pending deliveries.
+/// Retires a closed promise's pending timers.
 pub fn retire(conn: &mut Tx<'_>, promise_id: &str) -> Result<(), AppError> {
-    deliveries::retire_pending(conn, promise_id)?;
+    timers::retire_pending(conn, promise_id)?;
     Ok(())
 }
 
-/// Points pending deliveries at a new owner after a hand-over.
+/// Points pending timers at a new owner after a hand-over.
 pub fn reassign(conn: &mut Tx<'_>, promise_id: &str, owner_id: &str, now_ms: i64) -> Result<(), AppError> {
-    deliveries::reassign_pending(conn, promise_id, owner_id, now_ms)?;
+    timers::reassign_pending(conn, promise_id, owner_id, now_ms)?;
     Ok(())
 }

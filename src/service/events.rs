@@ -10,9 +10,10 @@ use crate::domain::promise::LedgerEvent;
 use crate::domain::time::format_offset;
 use crate::error::AppError;
 use crate::repo::customers::Customer;
-use crate::repo::messages::{self, Message, Subscription};
 use crate::repo::promises::Promise;
 use crate::repo::prompts::Prompt;
+use crate::repo::sends::{self, OutboundSend};
+use crate::repo::subscriptions::{self, Subscription};
 use crate::views::{spoken_datetime, Views};
 
 /// The event types subscribers can ask for.
@@ -111,13 +112,13 @@ pub fn emit(
     now: DateTime<Utc>,
     data: impl FnOnce() -> Result<Value, AppError>,
 ) -> Result<(), AppError> {
-    let subscriptions = messages::active_subscriptions(conn)?;
+    let subscriptions = subscriptions::active(conn)?;
     if !wanted(&subscriptions, event_type) {
         return Ok(());
     }
     let data = data()?;
     for message in webhooks(&subscriptions, event_type, &data, now) {
-        messages::insert(conn, &message)?;
+        sends::insert(conn, &message)?;
     }
     Ok(())
 }
@@ -129,7 +130,12 @@ pub fn wanted(subscriptions: &[Subscription], event_type: &str) -> bool {
 
 /// The webhook messages of `event_type` for those of `subscriptions` that want it, for the caller to insert
 /// (the scheduler inserts a whole batch's in one statement).
-pub fn webhooks(subscriptions: &[Subscription], event_type: &str, data: &Value, now: DateTime<Utc>) -> Vec<Message> {
+pub fn webhooks(
+    subscriptions: &[Subscription],
+    event_type: &str,
+    data: &Value,
+    now: DateTime<Utc>,
+) -> Vec<OutboundSend> {
     let timestamp = now.to_rfc3339_opts(SecondsFormat::Millis, true);
     subscriptions
         .iter()
@@ -151,12 +157,12 @@ pub fn email(
     event_type: &str,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    messages::insert(conn, &email_message(to, subject, body, event_type, now))?;
+    sends::insert(conn, &email_message(to, subject, body, event_type, now))?;
     Ok(())
 }
 
 /// An email message, for the caller to insert.
-pub fn email_message(to: &str, subject: &str, body: &str, event_type: &str, now: DateTime<Utc>) -> Message {
+pub fn email_message(to: &str, subject: &str, body: &str, event_type: &str, now: DateTime<Utc>) -> OutboundSend {
     message(new_id("msg"), "email", to, event_type, subject, body.to_string(), now)
 }
 
@@ -168,9 +174,9 @@ fn message(
     subject: &str,
     payload: String,
     now: DateTime<Utc>,
-) -> Message {
+) -> OutboundSend {
     let now_ms = now.timestamp_millis();
-    Message {
+    OutboundSend {
         id,
         channel: channel.into(),
         target: target.into(),

@@ -1,7 +1,7 @@
-//! The sender loop: claims due webhook and email messages with a lease, sends them, and records the outcome.
-//! At-least-once: a message whose sender died mid-send is claimed again when its lease expires, and the receiver
+//! The sender loop: claims due webhook and email sends with a lease, sends them, and records the outcome.
+//! At-least-once: a send whose sender died mid-send is claimed again when its lease expires, and the receiver
 //! recognises the repeat by its stable `webhook-id`. Failures back off exponentially with jitter for about 24 h,
-//! then the message is dead and visible in the API for redelivery.
+//! then the send is dead and visible in the API for redelivery.
 
 use std::time::Duration as StdDuration;
 
@@ -9,39 +9,13 @@ use chrono::Duration;
 use lettre::message::header::ContentType;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
-use super::webhook_signing::{headers, RetryPolicy};
+use super::webhook::{headers, RetryPolicy};
 use crate::clock::{from_ms, Clock};
 use crate::db::Db;
 use crate::error::AppError;
-use crate::repo::messages::{self, Message};
-
-/// Where email goes.
-#[derive(Clone, Debug)]
-pub struct SmtpTarget {
-    /// Host name.
-    pub host: String,
-    /// Port.
-    pub port: u16,
-    /// The From address.
-    pub from: String,
-}
-
-impl SmtpTarget {
-    /// Parses `smtp://host:port` (plain SMTP, for a relay on the same host or network).
-    pub fn parse(url: &str, from: &str) -> Result<Self, String> {
-        let rest = url
-            .strip_prefix("smtp://")
-            .ok_or_else(|| format!("email.smtp_url `{url}` must look like smtp://host:port"))?;
-        let (host, port) = rest.rsplit_once(':').unwrap_or((rest, "25"));
-        let port =
-            port.trim_end_matches('/').parse::<u16>().map_err(|_| format!("email.smtp_url `{url}` has a bad port"))?;
-        if host.is_empty() {
-            return Err(format!("email.smtp_url `{url}` has no host"));
-        }
-        from.parse::<lettre::Address>().map_err(|e| format!("email.from `{from}` is not an address: {e}"))?;
-        Ok(Self { host: host.to_string(), port, from: from.to_string() })
-    }
-}
+use crate::repo::sends::{self, OutboundSend};
+use crate::repo::subscriptions;
+use crate::settings::SmtpTarget;
 
 /// What one pass did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -54,7 +28,7 @@ pub struct SendReport {
     pub dead: usize,
 }
 
-/// Sends queued messages.
+/// Attempts the queued sends.
 #[derive(Clone)]
 pub struct Sender {
     db: Db,
@@ -77,7 +51,7 @@ impl Sender {
         Self { db, clock, http, smtp, instance, policy: RetryPolicy::default(), lease: Duration::seconds(60) }
     }
 
-    /// Sends every message due now; returns what happened.
+    /// Attempts every send due now; returns what happened.
     pub async fn run_once(&self) -> Result<SendReport, AppError> {
         let mut report = SendReport::default();
         loop {
@@ -88,39 +62,39 @@ impl Sender {
                 .write(move |conn| {
                     let now = clock.now();
                     let (now_ms, lease_until) = (now.timestamp_millis(), (now + lease).timestamp_millis());
-                    Ok(messages::claim_due(conn, &instance, now_ms, lease_until, 64)?)
+                    Ok(sends::claim_due(conn, &instance, now_ms, lease_until, 64)?)
                 })
                 .await?;
             if batch.is_empty() {
                 return Ok(report);
             }
             let outcomes = futures_util::future::join_all(batch.iter().map(|m| self.send(m))).await;
-            for (message, outcome) in batch.into_iter().zip(outcomes) {
-                self.record(message, outcome, &mut report).await?;
+            for (send, outcome) in batch.into_iter().zip(outcomes) {
+                self.record(send, outcome, &mut report).await?;
             }
         }
     }
 
-    async fn send(&self, message: &Message) -> Result<Option<i32>, (Option<i32>, String)> {
-        match message.channel.as_str() {
-            "webhook" => self.send_webhook(message).await,
-            "email" => self.send_email(message).await.map(|_| None).map_err(|e| (None, e)),
+    async fn send(&self, send: &OutboundSend) -> Result<Option<i32>, (Option<i32>, String)> {
+        match send.channel.as_str() {
+            "webhook" => self.send_webhook(send).await,
+            "email" => self.send_email(send).await.map(|_| None).map_err(|e| (None, e)),
             other => Err((None, format!("unknown channel {other}"))),
         }
     }
 
-    async fn send_webhook(&self, message: &Message) -> Result<Option<i32>, (Option<i32>, String)> {
-        let target = message.target.clone();
+    async fn send_webhook(&self, send: &OutboundSend) -> Result<Option<i32>, (Option<i32>, String)> {
+        let target = send.target.clone();
         let subscription = self
             .db
-            .read(move |conn| Ok(messages::find_subscription(conn, &target)?))
+            .read(move |conn| Ok(subscriptions::find(conn, &target)?))
             .await
             .map_err(|e| (None, e.to_string()))?
             .filter(|s| s.active)
             .ok_or_else(|| (None, "the subscription was deleted".to_string()))?;
         let timestamp = self.clock.now().timestamp();
-        let body = message.payload.clone().into_bytes();
-        let signed = headers(&subscription.secret, &message.id, timestamp, &body).map_err(|e| (None, e.to_string()))?;
+        let body = send.payload.clone().into_bytes();
+        let signed = headers(&subscription.secret, &send.id, timestamp, &body).map_err(|e| (None, e.to_string()))?;
         let mut request = self.http.post(&subscription.url).header("content-type", "application/json");
         for (name, value) in signed {
             request = request.header(name, value);
@@ -135,14 +109,14 @@ impl Sender {
         }
     }
 
-    async fn send_email(&self, message: &Message) -> Result<(), String> {
+    async fn send_email(&self, send: &OutboundSend) -> Result<(), String> {
         let smtp = self.smtp.as_ref().ok_or("email is not configured (email.smtp_url)")?;
         let email = lettre::Message::builder()
             .from(smtp.from.parse().map_err(|e| format!("from: {e}"))?)
-            .to(message.target.parse().map_err(|e| format!("to `{}`: {e}", message.target))?)
-            .subject(message.subject.clone())
+            .to(send.target.parse().map_err(|e| format!("to `{}`: {e}", send.target))?)
+            .subject(send.subject.clone())
             .header(ContentType::TEXT_PLAIN)
-            .body(message.payload.clone())
+            .body(send.payload.clone())
             .map_err(|e| format!("building the email: {e}"))?;
         let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
             .port(smtp.port)
@@ -153,7 +127,7 @@ impl Sender {
 
     async fn record(
         &self,
-        message: Message,
+        send: OutboundSend,
         outcome: Result<Option<i32>, (Option<i32>, String)>,
         report: &mut SendReport,
     ) -> Result<(), AppError> {
@@ -165,8 +139,8 @@ impl Sender {
                 (true, status, None, None)
             }
             Err((status, error)) => {
-                let elapsed = now - from_ms(message.first_attempt_at.unwrap_or(now_ms));
-                let attempts = u32::try_from(message.attempts + 1).unwrap_or(u32::MAX);
+                let elapsed = now - from_ms(send.first_attempt_at.unwrap_or(now_ms));
+                let attempts = u32::try_from(send.attempts + 1).unwrap_or(u32::MAX);
                 let next = self
                     .policy
                     .next_delay(attempts, elapsed, &mut rand::thread_rng())
@@ -176,22 +150,34 @@ impl Sender {
                 } else {
                     report.dead += 1;
                 }
-                tracing::warn!(message_id = %message.id, channel = %message.channel, %error, "message not delivered");
+                tracing::warn!(send_id = %send.id, channel = %send.channel, %error, "send not delivered");
                 (false, status, Some(error), next)
             }
         };
         self.db
-            .write(move |conn| {
-                Ok(messages::record_attempt(conn, &message.id, now_ms, ok, status, error.as_deref(), next)?)
-            })
+            .write(move |conn| Ok(sends::record_attempt(conn, &send.id, now_ms, ok, status, error.as_deref(), next)?))
             .await
     }
+}
 
-    /// Sends until stopped: looks for the earliest pending message, sends when it is due, otherwise sleeps until it
-    /// or until a write queues a message (see [`crate::db::wakes`]).
-    pub async fn run(self) {
-        let look = || self.db.read(|conn| Ok(messages::next_pending_at(conn)?));
-        let work = || async { self.run_once().await.map(|r| r.delivered + r.retried + r.dead) };
-        crate::db::wakes::run_forever(&self.db, &self.clock, crate::db::wakes::Worker::Sender, look, work).await
+/// The sender is the job over the outbound sends.
+impl crate::jobs::Job for Sender {
+    const NAME: &'static str = "sender";
+    const ALARM: crate::jobs::Alarm = crate::jobs::Alarm::Sends;
+
+    fn db(&self) -> &Db {
+        &self.db
+    }
+
+    fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    async fn next_due(&self) -> Result<Option<i64>, AppError> {
+        self.db.read(|conn| Ok(sends::next_pending_at(conn)?)).await
+    }
+
+    async fn run_due(&self) -> Result<usize, AppError> {
+        self.run_once().await.map(|r| r.delivered + r.retried + r.dead)
     }
 }
