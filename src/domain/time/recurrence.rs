@@ -1,6 +1,9 @@
 //! Recurrences: cron expressions evaluated on the customer's wall clock, each occurrence resolved with
 //! the gap/fold rules of `zone`. Written by hand because the `cron` crate evaluates in a `TimeZone` and
 //! silently skips wall-clock times that fall in a gap, while a promised 02:30 call must still happen.
+//!
+//! Long on purpose: the cron evaluator is one state machine over wall-clock fields, and more than a third of
+//! the file is its tests across DST changes.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, Timelike, Utc};
 use chrono_tz::Tz;

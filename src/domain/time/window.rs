@@ -2,6 +2,9 @@
 //! A window is a set of minutes of the local week; spans may run past midnight ("fri 22:00-02:00").
 //! Searches (next open, nearest slots, last close of a day) walk real instants, so they stay right on
 //! 23 h and 25 h days and inside gaps and folds.
+//!
+//! Long on purpose: a third of the file is its tests (midnight-crossing spans on 23 h and 25 h days), and the
+//! parser, the set of minutes and the searches over it are one type's halves, read together.
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
 use chrono_tz::Tz;

@@ -1,6 +1,9 @@
 //! Zones and wall-clock resolution: turns a customer's local date-time plus IANA zone into a UTC instant,
 //! with Temporal's (and jiff's) rules for times that do not exist (gaps) or happen twice (folds), and says
 //! in plain words what was adjusted.
+//!
+//! Long on purpose: about half the file is its table tests (every gap and fold rule, checked against an
+//! independent oracle in many zones), kept beside the code they pin down.
 
 use std::str::FromStr;
 
