@@ -206,8 +206,8 @@ impl TestApp {
         self.created("/api/v1/teams", &self.admin, json!({ "name": name })).await["id"].as_str().unwrap().to_string()
     }
 
-    /// Creates an agent and returns (id, token).
-    pub async fn agent(&self, name: &str, role: &str, team: Option<&str>, zone: &str, shift: &str) -> (String, String) {
+    /// Creates an agent with an API token.
+    pub async fn agent(&self, name: &str, role: &str, team: Option<&str>, zone: &str, shift: &str) -> Agent {
         let email = format!("{}@tendero.test", name.to_lowercase().replace(' ', "."));
         let agent = self
             .created(
@@ -218,7 +218,7 @@ impl TestApp {
             .await;
         let id = agent["id"].as_str().unwrap().to_string();
         let token = self.created(&format!("/api/v1/agents/{id}/tokens"), &self.admin, json!({ "name": "test" })).await;
-        (id, token["token"].as_str().unwrap().to_string())
+        Agent { id, token: token["token"].as_str().unwrap().to_string(), name: name.to_string() }
     }
 }
 
@@ -230,14 +230,53 @@ async fn read(response: reqwest::Response) -> Answer {
     Answer { status, headers, body }
 }
 
+/// An agent as the tests meet them: who they are and the token they call the API with.
+#[derive(Clone, Debug)]
+pub struct Agent {
+    pub id: String,
+    pub token: String,
+    pub name: String,
+}
+
+/// A customer made over the API, with the zone their wall clock is in.
+#[derive(Clone, Debug)]
+pub struct Customer {
+    pub id: String,
+    pub name: String,
+    pub zone: String,
+}
+
+/// Whatever carries a bearer token: a bare token, or an actor.
+pub trait Bearer {
+    fn token(&self) -> &str;
+}
+
+impl Bearer for str {
+    fn token(&self) -> &str {
+        self
+    }
+}
+
+impl Bearer for String {
+    fn token(&self) -> &str {
+        self
+    }
+}
+
+impl Bearer for Agent {
+    fn token(&self) -> &str {
+        &self.token
+    }
+}
+
 /// The Zaragoza team as in the seed stories: a manager, two agents in Madrid, one in the Canaries, and a second
 /// team with one agent (for "other team" checks).
 pub struct Zaragoza {
-    pub manager: (String, String),
-    pub marta: (String, String),
-    pub jorge: (String, String),
-    pub ayoze: (String, String),
-    pub outsider: (String, String),
+    pub manager: Agent,
+    pub marta: Agent,
+    pub jorge: Agent,
+    pub ayoze: Agent,
+    pub outsider: Agent,
 }
 
 /// Creates the Zaragoza team.
@@ -254,17 +293,16 @@ pub async fn zaragoza(app: &TestApp) -> Zaragoza {
     }
 }
 
-/// Creates a customer as `token` and returns its id.
-pub async fn customer(app: &TestApp, token: &str, name: &str, zone: &str) -> String {
-    app.created(
-        "/api/v1/customers",
-        token,
-        json!({ "name": name, "time_zone": zone, "locale": "es-ES", "phone": "+34 976 555 000", "region": "ES" }),
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
+/// Creates a customer as `by` (an agent, or a bare token).
+pub async fn customer(app: &TestApp, by: &(impl Bearer + ?Sized), name: &str, zone: &str) -> Customer {
+    let made = app
+        .created(
+            "/api/v1/customers",
+            by.token(),
+            json!({ "name": name, "time_zone": zone, "locale": "es-ES", "phone": "+34 976 555 000", "region": "ES" }),
+        )
+        .await;
+    Customer { id: made["id"].as_str().unwrap().to_string(), name: name.to_string(), zone: zone.to_string() }
 }
 
 /// Parses an RFC 3339 instant.

@@ -11,8 +11,8 @@ use crate::helpers::{at, customer, spawn_app_at, zaragoza};
 async fn a_keep_cannot_cite_a_call_from_before_the_promise() {
     let app = spawn_app_at(at("2026-03-16T08:00:00Z")).await;
     let z = zaragoza(&app).await;
-    let marta = &z.marta.1;
-    let victor = customer(&app, marta, "Víctor Lanuza", "Europe/Madrid").await;
+    let marta = &z.marta.token;
+    let victor = customer(&app, marta, "Víctor Lanuza", "Europe/Madrid").await.id;
     let early_call = app
         .created(
             &format!("/api/v1/customers/{victor}/interactions"),
@@ -60,8 +60,8 @@ async fn a_keep_cannot_cite_a_call_from_before_the_promise() {
 async fn an_outbound_call_at_the_due_time_keeps_the_callback_without_naming_it() {
     let app = spawn_app_at(at("2026-03-16T09:00:00Z")).await;
     let z = zaragoza(&app).await;
-    let marta = &z.marta.1;
-    let victor = customer(&app, marta, "Víctor Lanuza", "Europe/Madrid").await;
+    let marta = &z.marta.token;
+    let victor = customer(&app, marta, "Víctor Lanuza", "Europe/Madrid").await.id;
     let callback = app
         .created("/api/v1/promises", marta, json!({ "customer_id": victor, "kind": "callback", "title": "Te llamo mañana a las 11:00", "due_local": "2026-03-17T11:00", "lead": [] }))
         .await;
@@ -81,7 +81,7 @@ async fn an_outbound_call_at_the_due_time_keeps_the_callback_without_naming_it()
             .await
         }
     };
-    let by_jorge = log(z.jorge.1.clone(), "2026-03-17T10:01:00Z").await;
+    let by_jorge = log(z.jorge.token.clone(), "2026-03-17T10:01:00Z").await;
     assert_eq!(by_jorge["kept"], json!([]), "a colleague's call is not Marta's callback");
     let by_marta = log(marta.clone(), "2026-03-17T10:02:00Z").await;
     let kept = by_marta["kept"].as_array().unwrap();
@@ -105,21 +105,21 @@ async fn an_outbound_call_at_the_due_time_keeps_the_callback_without_naming_it()
 async fn stand_ins_and_hand_over_targets_are_colleagues_of_the_same_team() {
     let app = spawn_app_at(at("2026-03-16T09:00:00Z")).await;
     let z = zaragoza(&app).await;
-    let marta = &z.marta.1;
+    let marta = &z.marta.token;
     let absence = |stand_in: &str| json!({ "starts_at": "2026-03-17T00:00:00Z", "ends_at": "2026-03-18T00:00:00Z", "stand_in_agent_id": stand_in });
-    let outsider = app.post(&format!("/api/v1/agents/{}/absences", z.marta.0), marta, absence(&z.outsider.0)).await;
-    let nobody = app.post(&format!("/api/v1/agents/{}/absences", z.marta.0), marta, absence("agt_nobody")).await;
+    let outsider = app.post(&format!("/api/v1/agents/{}/absences", z.marta.id), marta, absence(&z.outsider.id)).await;
+    let nobody = app.post(&format!("/api/v1/agents/{}/absences", z.marta.id), marta, absence("agt_nobody")).await;
     outsider.assert_problem(422);
     assert_eq!(outsider.error_fields(), [("stand_in_agent_id".to_string(), "unknown_agent".to_string())]);
     assert_eq!(outsider.error_fields(), nobody.error_fields(), "not yours and not there answer alike");
 
-    let victor = customer(&app, marta, "Víctor Lanuza", "Europe/Madrid").await;
+    let victor = customer(&app, marta, "Víctor Lanuza", "Europe/Madrid").await.id;
     let p = app
         .created("/api/v1/promises", marta, json!({ "customer_id": victor, "kind": "callback", "title": "Te llamo mañana a las 11:00", "due_local": "2026-03-17T11:00" }))
         .await;
     let handover = |to: &str| json!({ "to_agent_id": to, "note": "Prefiere mañanas" });
     let path = format!("/api/v1/promises/{}/handover", p["id"].as_str().unwrap());
-    let outsider = app.post(&path, marta, handover(&z.outsider.0)).await;
+    let outsider = app.post(&path, marta, handover(&z.outsider.id)).await;
     let nobody = app.post(&path, marta, handover("agt_nobody")).await;
     outsider.assert_problem(422);
     assert_eq!(outsider.error_fields(), [("to_agent_id".to_string(), "unknown_agent".to_string())]);
@@ -127,15 +127,15 @@ async fn stand_ins_and_hand_over_targets_are_colleagues_of_the_same_team() {
     let preview = app
         .post(
             "/api/v1/promises/preview",
-            &z.manager.1,
-            json!({ "customer_id": victor, "due_local": "2026-03-17T12:00", "owner_agent_id": z.outsider.0 }),
+            &z.manager.token,
+            json!({ "customer_id": victor, "due_local": "2026-03-17T12:00", "owner_agent_id": z.outsider.id }),
         )
         .await;
     assert_eq!(preview.error_fields(), [("owner_agent_id".to_string(), "unknown_agent".to_string())]);
     // A colleague is fine.
-    let handed = app.post(&path, marta, handover(&z.jorge.0)).await;
+    let handed = app.post(&path, marta, handover(&z.jorge.id)).await;
     assert_eq!(handed.status.as_u16(), 200, "{}", handed.body);
-    assert_eq!(handed.body["owner_agent_id"], json!(z.jorge.0));
+    assert_eq!(handed.body["owner_agent_id"], json!(z.jorge.id));
 }
 
 /// DESIGN.md section 4: do-not-call blocks calls the company starts. A do-not-call customer who asks to be called
@@ -144,7 +144,7 @@ async fn stand_ins_and_hand_over_targets_are_colleagues_of_the_same_team() {
 async fn a_do_not_call_customer_who_asks_to_be_called_gets_a_tracked_promise() {
     let app = spawn_app_at(at("2026-03-16T09:00:00Z")).await;
     let z = zaragoza(&app).await;
-    let marta = &z.marta.1;
+    let marta = &z.marta.token;
     let pilar = app
         .created(
             "/api/v1/customers",
@@ -176,8 +176,8 @@ async fn a_corrupt_stored_window_refuses_rather_than_allowing_any_time() {
     use tendero::db::schema::customers;
     let app = spawn_app_at(at("2026-03-16T09:00:00Z")).await;
     let z = zaragoza(&app).await;
-    let marta = &z.marta.1;
-    let victor = customer(&app, marta, "Víctor Lanuza", "Europe/Madrid").await;
+    let marta = &z.marta.token;
+    let victor = customer(&app, marta, "Víctor Lanuza", "Europe/Madrid").await.id;
     let id = victor.clone();
     app.db
         .write_blocking(move |tx| {

@@ -22,11 +22,11 @@ fn none(_: &str) -> Option<Value> {
 async fn every_endpoint_against_every_role() {
     let app = spawn_app_at(at("2026-03-16T09:00:00Z")).await;
     let z = zaragoza(&app).await;
-    let c = customer(&app, &z.marta.1, "Ana Royo", "Europe/Madrid").await;
+    let c = customer(&app, &z.marta.token, "Ana Royo", "Europe/Madrid").await.id;
     let new_promise = || async {
         app.created(
             "/api/v1/promises",
-            &z.marta.1,
+            &z.marta.token,
             json!({ "customer_id": c, "kind": "callback", "title": "Te llamo", "due_local": "2026-03-17T10:00" }),
         )
         .await["id"]
@@ -37,10 +37,10 @@ async fn every_endpoint_against_every_role() {
     let standing = new_promise().await;
     let tokens = [
         Some(app.admin.as_str()),
-        Some(z.manager.1.as_str()),
-        Some(z.marta.1.as_str()),
-        Some(z.jorge.1.as_str()),
-        Some(z.outsider.1.as_str()),
+        Some(z.manager.token.as_str()),
+        Some(z.marta.token.as_str()),
+        Some(z.jorge.token.as_str()),
+        Some(z.outsider.token.as_str()),
         None,
     ];
     let cases = [
@@ -209,8 +209,8 @@ async fn every_endpoint_against_every_role() {
         for (i, role) in ROLES.iter().enumerate() {
             let fresh = if case.path.contains("{fresh}") { new_promise().await } else { String::new() };
             let fill = |text: &str| {
-                text.replace("{marta}", &z.marta.0)
-                    .replace("{jorge}", &z.jorge.0)
+                text.replace("{marta}", &z.marta.id)
+                    .replace("{jorge}", &z.jorge.id)
                     .replace("{customer}", &c)
                     .replace("{promise}", &standing)
                     .replace("{fresh}", &fresh)

@@ -13,8 +13,8 @@ fn ledger_kinds(promise: &serde_json::Value) -> Vec<String> {
 async fn invoice_corrected_within_15_days_is_rescheduled_by_the_customer_and_kept_on_day_14() {
     let app = spawn_app_at(at("2026-03-16T09:00:00Z")).await;
     let z = zaragoza(&app).await;
-    let marta = &z.marta.1;
-    let pilar = customer(&app, marta, "Pilar Ortega", "Europe/Madrid").await;
+    let marta = &z.marta.token;
+    let pilar = customer(&app, marta, "Pilar Ortega", "Europe/Madrid").await.id;
     app.created(
         &format!("/api/v1/customers/{pilar}/interactions"),
         marta,
@@ -33,7 +33,7 @@ async fn invoice_corrected_within_15_days_is_rescheduled_by_the_customer_and_kep
     assert_eq!(promise["due_local"], "2026-03-31T21:00:00");
     assert_eq!(promise["due_local_offset"], "+02:00");
     assert_eq!(promise["due_at"], "2026-03-31T19:00:00Z");
-    assert_eq!(promise["owner_agent_id"], json!(z.marta.0));
+    assert_eq!(promise["owner_agent_id"], json!(z.marta.id));
     let id = promise["id"].as_str().unwrap();
 
     app.clock.set(at("2026-03-21T10:00:00Z"));
@@ -75,8 +75,8 @@ async fn invoice_corrected_within_15_days_is_rescheduled_by_the_customer_and_kep
 async fn the_brief_shows_each_open_promise_with_its_maker_and_its_own_reschedules() {
     let app = spawn_app_at(at("2026-03-16T09:00:00Z")).await;
     let z = zaragoza(&app).await;
-    let (marta, jorge) = (&z.marta.1, &z.jorge.1);
-    let pilar = customer(&app, marta, "Pilar Ortega", "Europe/Madrid").await;
+    let (marta, jorge) = (&z.marta.token, &z.jorge.token);
+    let pilar = customer(&app, marta, "Pilar Ortega", "Europe/Madrid").await.id;
     let bill = app
         .created(
             "/api/v1/promises",
@@ -135,8 +135,8 @@ async fn the_brief_shows_each_open_promise_with_its_maker_and_its_own_reschedule
 async fn callback_at_eleven_is_kept_by_a_no_answer_attempt_and_a_new_time_is_agreed() {
     let app = spawn_app_at(at("2026-03-16T09:00:00Z")).await;
     let z = zaragoza(&app).await;
-    let jorge = &z.jorge.1;
-    let victor = customer(&app, jorge, "Víctor Lanuza", "Europe/Madrid").await;
+    let jorge = &z.jorge.token;
+    let victor = customer(&app, jorge, "Víctor Lanuza", "Europe/Madrid").await.id;
     let patched =
         app.patch(&format!("/api/v1/customers/{victor}"), jorge, json!({ "facts": ["Does not want TV"] })).await;
     assert_eq!(patched.status.as_u16(), 200, "{}", patched.body);
@@ -179,7 +179,7 @@ async fn callback_at_eleven_is_kept_by_a_no_answer_attempt_and_a_new_time_is_agr
 
     let brief = app.get(&format!("/api/v1/customers/{victor}/brief"), jorge).await.body;
     assert_eq!(brief["local_now"], "11:00 in Europe/Madrid (UTC+01:00)");
-    assert_eq!(brief["owner"]["id"], json!(z.jorge.0));
+    assert_eq!(brief["owner"]["id"], json!(z.jorge.id));
     assert_eq!(brief["customer"]["facts"], json!(["Does not want TV"]));
     let open = brief["open_promises"].as_array().unwrap();
     assert_eq!(open.len(), 1);
@@ -200,8 +200,8 @@ async fn callback_at_eleven_is_kept_by_a_no_answer_attempt_and_a_new_time_is_agr
 async fn twenty_minute_callback_made_at_18_28_is_due_at_18_48_and_the_timeline_holds_every_channel() {
     let app = spawn_app_at(at("2026-03-16T17:28:00Z")).await;
     let z = zaragoza(&app).await;
-    let marta = &z.marta.1;
-    let talleres = customer(&app, marta, "Talleres Cuarte", "Europe/Madrid").await;
+    let marta = &z.marta.token;
+    let talleres = customer(&app, marta, "Talleres Cuarte", "Europe/Madrid").await.id;
     let base = format!("/api/v1/customers/{talleres}/interactions");
     app.post(&base, marta, json!({ "channel": "social", "direction": "inbound", "outcome": "other", "summary": "Work number dead after porting", "occurred_at": "2026-03-16T17:00:00Z" })).await;
     let call = app
@@ -255,8 +255,8 @@ async fn twenty_minute_callback_made_at_18_28_is_due_at_18_48_and_the_timeline_h
 async fn half_past_two_on_the_spring_forward_night_is_moved_with_a_warning_or_refused_on_request() {
     let app = spawn_app_at(at("2026-03-20T09:00:00Z")).await;
     let z = zaragoza(&app).await;
-    let marta = &z.marta.1;
-    let c = customer(&app, marta, "Noctambulo", "Europe/Madrid").await;
+    let marta = &z.marta.token;
+    let c = customer(&app, marta, "Noctambulo", "Europe/Madrid").await.id;
     let body = json!({ "customer_id": c, "kind": "callback", "title": "Te llamo de madrugada", "due_local": "2026-03-29T02:30", "customer_requested": true });
     let moved = app.created("/api/v1/promises", marta, body.clone()).await;
     assert_eq!(moved["due_local"], "2026-03-29T03:30:00");
@@ -285,8 +285,8 @@ async fn half_past_two_on_the_spring_forward_night_is_moved_with_a_warning_or_re
 async fn contact_window_refusal_names_the_nearest_slots_and_absence_names_the_stand_in() {
     let app = spawn_app_at(at("2026-03-16T09:00:00Z")).await;
     let z = zaragoza(&app).await;
-    let ayoze = &z.ayoze.1;
-    let carmen = customer(&app, ayoze, "Carmen Déniz", "Atlantic/Canary").await;
+    let ayoze = &z.ayoze.token;
+    let carmen = customer(&app, ayoze, "Carmen Déniz", "Atlantic/Canary").await.id;
     let sunday = json!({ "customer_id": carmen, "kind": "callback", "title": "Te llamo el domingo", "due_local": "2026-03-22T11:00" });
     let refused = app.post("/api/v1/promises", ayoze, sunday.clone()).await;
     refused.assert_problem(422);
@@ -296,9 +296,9 @@ async fn contact_window_refusal_names_the_nearest_slots_and_absence_names_the_st
     assert_eq!(refused.body["nearest_slots"]["before"]["local"], "2026-03-21 20:59 Atlantic/Canary");
 
     app.created(
-        &format!("/api/v1/agents/{}/absences", z.ayoze.0),
+        &format!("/api/v1/agents/{}/absences", z.ayoze.id),
         ayoze,
-        json!({ "starts_at": "2026-03-18T00:00:00Z", "ends_at": "2026-03-20T00:00:00Z", "stand_in_agent_id": z.marta.0, "note": "Training" }),
+        json!({ "starts_at": "2026-03-18T00:00:00Z", "ends_at": "2026-03-20T00:00:00Z", "stand_in_agent_id": z.marta.id, "note": "Training" }),
     )
     .await;
     let during = app
@@ -318,9 +318,9 @@ async fn contact_window_refusal_names_the_nearest_slots_and_absence_names_the_st
 async fn agenda_shows_overdue_first_with_customer_local_time_and_follows_hand_overs() {
     let app = spawn_app_at(at("2026-03-16T09:00:00Z")).await;
     let z = zaragoza(&app).await;
-    let marta = &z.marta.1;
-    let dana = customer(&app, marta, "Dana Whitfield", "America/New_York").await;
-    let madrid = customer(&app, marta, "Ana Royo", "Europe/Madrid").await;
+    let marta = &z.marta.token;
+    let dana = customer(&app, marta, "Dana Whitfield", "America/New_York").await.id;
+    let madrid = customer(&app, marta, "Ana Royo", "Europe/Madrid").await.id;
     let overdue = app
         .created("/api/v1/promises", marta, json!({ "customer_id": madrid, "kind": "callback", "title": "Te llamo a las 11", "due_local": "2026-03-16T11:00" }))
         .await;
@@ -343,14 +343,14 @@ async fn agenda_shows_overdue_first_with_customer_local_time_and_follows_hand_ov
     app.created(
         &format!("/api/v1/promises/{}/handover", later["id"].as_str().unwrap()),
         marta,
-        json!({ "to_agent_id": z.jorge.0, "note": "Dana prefers English; roaming question" }),
+        json!({ "to_agent_id": z.jorge.id, "note": "Dana prefers English; roaming question" }),
     )
     .await;
     let mine = app.get("/api/v1/agents/me/agenda", marta).await.body;
     assert_eq!(mine["items"].as_array().unwrap().len(), 1);
-    let jorge = app.get(&format!("/api/v1/agents/{}/agenda?date=2026-03-17", z.jorge.0), &z.jorge.1).await.body;
+    let jorge = app.get(&format!("/api/v1/agents/{}/agenda?date=2026-03-17", z.jorge.id), &z.jorge.token).await.body;
     assert_eq!(jorge["items"][0]["promise"]["title"], "I'll call you at 10 your time");
-    let ledger = app.get(&format!("/api/v1/promises/{}", later["id"].as_str().unwrap()), &z.jorge.1).await.body;
+    let ledger = app.get(&format!("/api/v1/promises/{}", later["id"].as_str().unwrap()), &z.jorge.token).await.body;
     assert_eq!(ledger["ledger"][1]["kind"], "handed_over");
     assert_eq!(ledger["ledger"][1]["data"]["note"], "Dana prefers English; roaming question");
 }
@@ -360,8 +360,8 @@ async fn agenda_shows_overdue_first_with_customer_local_time_and_follows_hand_ov
 async fn agent_reschedule_after_due_counts_as_late_and_agent_cancel_breaks_the_promise() {
     let app = spawn_app_at(at("2026-03-16T09:00:00Z")).await;
     let z = zaragoza(&app).await;
-    let marta = &z.marta.1;
-    let c = customer(&app, marta, "Elena Gracia", "Europe/Madrid").await;
+    let marta = &z.marta.token;
+    let c = customer(&app, marta, "Elena Gracia", "Europe/Madrid").await.id;
     let p = app
         .created("/api/v1/promises", marta, json!({ "customer_id": c, "kind": "callback", "title": "Te llamo a las 12", "due_local": "2026-03-16T12:00" }))
         .await;
@@ -400,8 +400,8 @@ async fn agent_reschedule_after_due_counts_as_late_and_agent_cancel_breaks_the_p
 async fn daily_update_promise_moves_to_the_next_morning_when_an_occurrence_is_kept() {
     let app = spawn_app_at(at("2026-03-16T08:00:00Z")).await;
     let z = zaragoza(&app).await;
-    let marta = &z.marta.1;
-    let c = customer(&app, marta, "Talleres Cuarte", "Europe/Madrid").await;
+    let marta = &z.marta.token;
+    let c = customer(&app, marta, "Talleres Cuarte", "Europe/Madrid").await.id;
     let p = app
         .created(
             "/api/v1/promises",
