@@ -104,9 +104,9 @@ async fn twenty_minute_callback_made_at_18_28_fires_at_18_48() {
     let c = customer(&app, marta, "Talleres Cuarte", "Europe/Madrid").await.id;
     app.created("/api/v1/promises", marta, json!({ "customer_id": c, "kind": "callback", "title": "Te llamo en 20 minutos", "due_local": "2026-03-16T18:48" }))
         .await;
-    assert_eq!(app.at("2026-03-16T17:38:00Z").await, 1, "the lead reminder at 18:38");
-    assert_eq!(app.at("2026-03-16T17:47:59Z").await, 0);
-    assert_eq!(app.at("2026-03-16T17:48:00Z").await, 1);
+    assert_eq!(app.at_local("Europe/Madrid", "2026-03-16 18:38").await, 1, "the lead reminder at 18:38");
+    assert_eq!(app.at_local("Europe/Madrid", "2026-03-16 18:47:59").await, 0);
+    assert_eq!(app.at_local("Europe/Madrid", "2026-03-16 18:48").await, 1);
     let due = &inbox(&app, marta).await[0];
     assert_eq!(due["scheduled_for"], "2026-03-16T17:48:00Z");
     assert_eq!(due["fired_at"], "2026-03-16T17:48:00Z");
