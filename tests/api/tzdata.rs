@@ -51,3 +51,25 @@ async fn start_up_rederives_future_promises_after_a_tzdata_change_and_records_it
         tendero::tzdata::recompute_if_changed(&app.db, &app.tolerances(), &app.views(), app.clock.now()).unwrap();
     assert_eq!((again.checked, again.recomputed), (0, 0));
 }
+
+/// A test that sets the clock to a wall time the clocks jump over (02:30 on Madrid's spring-forward night) has a
+/// mistake in its story: it stops there instead of running at some other instant.
+#[test]
+#[should_panic(expected = "2026-03-29 02:30 does not exist in Europe/Madrid")]
+fn a_wall_time_that_does_not_happen_stops_the_test() {
+    crate::helpers::local("Europe/Madrid", "2026-03-29 02:30");
+}
+
+/// 02:30 on the autumn night happens twice in Madrid: the test must name the instant.
+#[test]
+#[should_panic(expected = "2026-10-25 02:30 happens twice in Europe/Madrid")]
+fn a_wall_time_that_happens_twice_stops_the_test() {
+    crate::helpers::local("Europe/Madrid", "2026-10-25 02:30");
+}
+
+/// An ordinary wall time is that instant in UTC.
+#[test]
+fn a_wall_time_is_read_in_its_zone() {
+    assert_eq!(crate::helpers::local("Atlantic/Canary", "2026-03-17 10:50").to_rfc3339(), "2026-03-17T10:50:00+00:00");
+    assert_eq!(crate::helpers::local("Europe/Madrid", "2026-03-17 10:50").to_rfc3339(), "2026-03-17T09:50:00+00:00");
+}
