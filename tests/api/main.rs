@@ -10,5 +10,6 @@ mod lifecycle;
 mod metrics;
 mod roles;
 mod scheduler;
+mod snapshots;
 mod stories;
 mod tzdata;
