@@ -20,8 +20,11 @@ async fn a_keep_cannot_cite_a_call_from_before_the_promise() {
         .with(json!({ "lead": [] }))
         .await;
     app.set_local(&victor.zone, "2026-03-17 13:00");
-    let refused =
-        marta.keeps(&app, &p, "called").with(json!({ "interaction_id": early_call["interaction"]["id"] })).answer().await;
+    let refused = marta
+        .keeps(&app, &p, "called")
+        .with(json!({ "interaction_id": early_call["interaction"]["id"] }))
+        .answer()
+        .await;
     refused.assert_problem(422);
     assert_eq!(refused.error_fields(), [("interaction_id".to_string(), "before_promise".to_string())]);
     let after = marta.reads_promise(&app, &p).await;
@@ -129,8 +132,11 @@ async fn a_do_not_call_customer_who_asks_to_be_called_gets_a_tracked_promise() {
             json!({ "name": "Pilar Royo", "time_zone": "Europe/Madrid", "locale": "es-ES", "do_not_call": true }),
         )
         .await;
-    let pilar =
-        Customer { id: made["id"].as_str().unwrap().to_string(), name: "Pilar Royo".into(), zone: "Europe/Madrid".into() };
+    let pilar = Customer {
+        id: made["id"].as_str().unwrap().to_string(),
+        name: "Pilar Royo".into(),
+        zone: "Europe/Madrid".into(),
+    };
     let ask = |requested: bool| {
         marta
             .promises_callback(&app, &pilar, "Te llamo el martes a las 10", "2026-03-17 10:00")

@@ -1186,15 +1186,17 @@ async fn rollups_equal_a_full_recomputation_after_random_operations() {
             if !evidence.is_empty() && rng.chance(30) {
                 body["interaction_id"] = json!(rng.pick(evidence));
             }
-            let answer =
-                app.post(&format!("/api/v1/promises/{}/keep", promises[p].id), &agents[caller].token, body.clone()).await;
+            let answer = app
+                .post(&format!("/api/v1/promises/{}/keep", promises[p].id), &agents[caller].token, body.clone())
+                .await;
             (format!("keep {} {body}", promises[p].id), answer)
         } else if roll < 42 && !promises.is_empty() {
             let p = rng.recent(promises.len());
             let caller = if rng.chance(20) { 0 } else { promises[p].owner };
             let body = json!({ "reason": "random", "initiated_by": rng.pick(&["customer", "agent"]) });
-            let answer =
-                app.post(&format!("/api/v1/promises/{}/cancel", promises[p].id), &agents[caller].token, body.clone()).await;
+            let answer = app
+                .post(&format!("/api/v1/promises/{}/cancel", promises[p].id), &agents[caller].token, body.clone())
+                .await;
             (format!("cancel {} {body}", promises[p].id), answer)
         } else if roll < 48 && !promises.is_empty() {
             let p = rng.recent(promises.len());
@@ -1237,7 +1239,11 @@ async fn rollups_equal_a_full_recomputation_after_random_operations() {
                                "outcome": rng.pick(&["reached", "no_answer"]), "summary": "random",
                                "occurred_at": occurred.format("%Y-%m-%dT%H:%M:%SZ").to_string(), "promise_id": promise });
             let answer = app
-                .post(&format!("/api/v1/customers/{}/interactions", customers[c].id), &agents[caller].token, body.clone())
+                .post(
+                    &format!("/api/v1/customers/{}/interactions", customers[c].id),
+                    &agents[caller].token,
+                    body.clone(),
+                )
                 .await;
             if answer.status.is_success() {
                 customers[c].interactions.push(answer.body["interaction"]["id"].as_str().unwrap().to_string());
@@ -1256,8 +1262,9 @@ async fn rollups_equal_a_full_recomputation_after_random_operations() {
             let body = json!({ "starts_at": starts.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
                                "ends_at": ends.format("%Y-%m-%dT%H:%M:%SZ").to_string(), "stand_in_agent_id": stand_in });
             let caller = if rng.chance(30) { 0 } else { a };
-            let answer =
-                app.post(&format!("/api/v1/agents/{}/absences", agents[a].id), &agents[caller].token, body.clone()).await;
+            let answer = app
+                .post(&format!("/api/v1/agents/{}/absences", agents[a].id), &agents[caller].token, body.clone())
+                .await;
             (format!("absence of {a} {body}"), answer)
         } else if roll < 81 {
             // The customer gets another shopkeeper: later contacts count for the new one.

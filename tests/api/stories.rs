@@ -26,7 +26,13 @@ async fn invoice_corrected_within_15_days_is_rescheduled_by_the_customer_and_kep
 
     app.set_local(&pilar.zone, "2026-03-21 11:00");
     let moved = marta
-        .reschedules(&app, &promise, "2026-04-03 21:00", "customer", "Pilar is away until April and wants the letter then")
+        .reschedules(
+            &app,
+            &promise,
+            "2026-04-03 21:00",
+            "customer",
+            "Pilar is away until April and wants the letter then",
+        )
         .with(json!({ "version": 1 }))
         .await;
     assert_eq!(moved["due_at"], "2026-04-03T19:00:00Z");
@@ -325,8 +331,10 @@ async fn daily_update_promise_moves_to_the_next_morning_when_an_occurrence_is_ke
     let p = marta.promises_updates(&app, &talleres, "Te informo cada mañana a las 10:00", "0 10 * * mon-sat").await;
     assert_eq!(p["due_local"], "2026-03-16T10:00:00");
     app.set_local(&talleres.zone, "2026-03-16 10:02");
-    let logged =
-        marta.logs_call(&app, &talleres, "reached", "Porting still pending").with(json!({ "promise_id": p["id"] })).await;
+    let logged = marta
+        .logs_call(&app, &talleres, "reached", "Porting still pending")
+        .with(json!({ "promise_id": p["id"] }))
+        .await;
     assert_eq!(logged["promise"]["status"], "open");
     assert_eq!(logged["promise"]["due_local"], "2026-03-17T10:00:00");
     let ledger = marta.reads_promise(&app, &p).await;
