@@ -34,15 +34,15 @@ pub struct TestApp {
     pub sender: tendero::delivery::sender::Sender,
     settings: Settings,
     _dir: TempDir,
-    _database: Option<tendero::db::ScratchDatabase>,
+    _database: Option<crate::support::ScratchDatabase>,
 }
 
 /// Creates a fresh database, dropped with the value, on the server `TEST_DATABASE_URL` points at, if it is set.
-pub fn postgres_from_env() -> Option<tendero::db::ScratchDatabase> {
+pub fn postgres_from_env() -> Option<crate::support::ScratchDatabase> {
     let server = std::env::var("TEST_DATABASE_URL").ok().filter(|u| u.starts_with("postgres"))?;
     let name = format!("tendero_test_{}", tendero::clock::new_id("db").to_lowercase().replace('-', "_"));
     Some(
-        tendero::db::ScratchDatabase::create(&server, &name)
+        crate::support::ScratchDatabase::create(&server, &name)
             .unwrap_or_else(|e| panic!("TEST_DATABASE_URL is set but the test database could not be made: {e}")),
     )
 }

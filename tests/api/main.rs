@@ -12,4 +12,6 @@ mod roles;
 mod scheduler;
 mod snapshots;
 mod stories;
+#[path = "../support/mod.rs"]
+mod support;
 mod tzdata;
