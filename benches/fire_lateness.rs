@@ -51,7 +51,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -70,6 +70,11 @@ use tendero::repo::ledger;
 use tendero::repo::promises::Promise;
 use tendero::settings::{Settings, Tolerances};
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use support::{ScratchDatabase, Server, Tendero};
+
 fn env_u64(name: &str, default: u64) -> u64 {
     match std::env::var(name) {
         Ok(v) => v.trim().parse().unwrap_or_else(|_| panic!("{name}=`{v}` is not a whole number")),
@@ -85,31 +90,12 @@ fn manifest_dir() -> PathBuf {
     PathBuf::from(option_env!("CARGO_MANIFEST_DIR").unwrap_or("."))
 }
 
-/// `tendero serve` as a child process; killed on drop.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
 /// Where a scenario's database lives.
 enum Store {
     /// A file in the scenario's directory.
     Sqlite(PathBuf),
     /// A database made for the scenario on the BENCH_DATABASE_URL server, dropped with the run.
-    Postgres(tendero::db::ScratchDatabase),
+    Postgres(ScratchDatabase),
 }
 
 impl Store {
@@ -122,13 +108,12 @@ impl Store {
 }
 
 struct Run {
-    bin: PathBuf,
     dir: PathBuf,
     url: String,
     store: Store,
+    tendero: Tendero,
     http: reqwest::Client,
     admin: String,
-    starts: u32,
 }
 
 impl Run {
@@ -141,29 +126,13 @@ impl Run {
             None => Store::Sqlite(dir.join("tendero.db")),
             Some(server) => {
                 let name = format!("fire_{name}_{}", std::process::id());
-                Store::Postgres(
-                    tendero::db::ScratchDatabase::create(server, &name).expect("BENCH_DATABASE_URL answers"),
-                )
+                Store::Postgres(ScratchDatabase::create(server, &name).expect("BENCH_DATABASE_URL answers"))
             }
         };
-        let mut run = Run {
-            bin: bin.to_path_buf(),
-            dir,
-            url: store.url(),
-            store,
-            http: reqwest::Client::new(),
-            admin: String::new(),
-            starts: 0,
-        };
-        let out = run
-            .command()
-            .args(["admin", "create", "--email", "bench@tendero.test", "--name", "Bench"])
-            .output()
-            .expect("tendero admin create");
-        assert!(out.status.success(), "admin create failed: {}", String::from_utf8_lossy(&out.stderr));
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        run.admin = stdout.lines().rev().find(|l| !l.trim().is_empty()).expect("token").trim().to_string();
-        run
+        let url = store.url();
+        let tendero = Tendero::new(bin, &dir, &url);
+        let admin = tendero.create_admin("bench@tendero.test", "Bench");
+        Run { dir, url, store, tendero, http: reqwest::Client::new(), admin }
     }
 
     /// How the progress lines name the database.
@@ -174,44 +143,9 @@ impl Run {
         }
     }
 
-    fn command(&self) -> Command {
-        let mut c = Command::new(&self.bin);
-        c.current_dir(&self.dir).arg("--database").arg(&self.url);
-        for (key, _) in std::env::vars() {
-            if key.starts_with("TENDERO__") {
-                c.env_remove(key);
-            }
-        }
-        c.env_remove("RUST_LOG").env("TENDERO__TELEMETRY__LEVEL", "warn");
-        c
-    }
-
+    /// Starts `tendero serve` and waits for its first `/healthz` answer (the restart scenario times this).
     async fn start(&mut self) -> Server {
-        self.starts += 1;
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let log = std::fs::File::create(self.dir.join(format!("serve-{}.log", self.starts))).expect("log");
-        let child = self
-            .command()
-            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("spawn tendero serve");
-        let mut server = Server { child, base: format!("http://127.0.0.1:{port}") };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(r) = self.http.get(format!("{}/healthz", server.base)).send().await {
-                if r.status().is_success() {
-                    return server;
-                }
-            }
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("tendero serve exited with {status}; see {}", self.dir.display());
-            }
-            assert!(Instant::now() < deadline, "tendero serve did not answer within 60 s");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        self.tendero.start(&[]).await
     }
 
     async fn post(&self, server: &Server, path: &str, body: Value) -> Value {

@@ -12,7 +12,6 @@
 //! LOAD_CUSTOMERS (2000), LOAD_AGENTS (50), LOAD_READS (3000), BENCH_DATABASE_URL.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,20 +20,13 @@ use chrono::{Duration as ChronoDuration, Utc};
 use diesel::connection::SimpleConnection;
 use serde_json::{json, Value};
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use support::{ScratchDatabase, Server, Tendero};
+
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(default)
-}
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn rss_mib(pid: u32) -> f64 {
@@ -117,12 +109,11 @@ fn summary(label: &str, mut ms: Vec<f64>, wall: Duration) {
 }
 
 struct Bench {
-    bin: PathBuf,
-    dir: PathBuf,
     url: String,
+    tendero: Tendero,
     http: reqwest::Client,
     admin: String,
-    pg: Option<tendero::db::ScratchDatabase>,
+    pg: Option<ScratchDatabase>,
 }
 
 impl Bench {
@@ -140,56 +131,19 @@ impl Bench {
         let (url, pg) = match std::env::var("BENCH_DATABASE_URL") {
             Ok(server) if server.starts_with("postgres") => {
                 let name = format!("tendero_bench_{}", std::process::id());
-                let pg = tendero::db::ScratchDatabase::create(&server, &name).expect("BENCH_DATABASE_URL answers");
+                let pg = ScratchDatabase::create(&server, &name).expect("BENCH_DATABASE_URL answers");
                 (pg.url().to_string(), Some(pg))
             }
             _ => (format!("sqlite://{}", dir.join("tendero.db").display()), None),
         };
-        let mut bench = Bench {
-            bin,
-            dir,
-            url,
-            http: reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap(),
-            admin: String::new(),
-            pg,
-        };
-        let out = bench
-            .command()
-            .args(["admin", "create", "--email", "bench@tendero.test", "--name", "Bench"])
-            .output()
-            .expect("tendero admin create");
-        assert!(out.status.success(), "admin create: {}", String::from_utf8_lossy(&out.stderr));
-        bench.admin = String::from_utf8_lossy(&out.stdout).lines().last().unwrap().trim().to_string();
-        bench
-    }
-
-    fn command(&self) -> Command {
-        let mut c = Command::new(&self.bin);
-        c.current_dir(&self.dir).arg("--database").arg(&self.url);
-        c.env("TENDERO__TELEMETRY__LEVEL", "warn");
-        c
+        // The runner may tune the server with TENDERO__* variables, so they are passed on.
+        let tendero = Tendero::new(bin, dir, &url).inheriting_settings().ready_at("/readyz", Duration::from_secs(60));
+        let admin = tendero.create_admin("bench@tendero.test", "Bench");
+        Bench { url, tendero, http: reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap(), admin, pg }
     }
 
     async fn start(&self) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let log = std::fs::File::create(self.dir.join("serve.log")).unwrap();
-        let child = self
-            .command()
-            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("spawn tendero serve");
-        let server = Server { child, base: format!("http://127.0.0.1:{port}") };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if self.http.get(format!("{}/readyz", server.base)).send().await.is_ok_and(|r| r.status().is_success()) {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("tendero serve did not become ready");
+        self.tendero.start(&[]).await
     }
 
     async fn post(&self, server: &Server, path: &str, body: &Value) -> Value {
@@ -294,7 +248,7 @@ async fn main() {
     let counter = Arc::new(AtomicUsize::new(0));
 
     // 1. Throughput: many clients creating as fast as they can.
-    let pid = server.child.id();
+    let pid = server.pid();
     let pg = bench.pg.is_some();
     let cpu = Cpu::now(pid);
     let started = Instant::now();
@@ -412,7 +366,7 @@ async fn main() {
         cpu.per_request(pid, n, pg);
     }
     let promises_made = counter.load(Ordering::Relaxed);
-    println!("server RSS after {promises_made} promises: {:.0} MiB", rss_mib(server.child.id()));
+    println!("server RSS after {promises_made} promises: {:.0} MiB", rss_mib(server.pid()));
     drop(server);
 
     // 4. The raw limit: the same rows by a bare client, one durable commit each.

@@ -47,7 +47,7 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -77,6 +77,11 @@ use tendero::repo::{service_state, sessions, tokens};
 use tendero::routes::api::instant;
 use tendero::routes::api::metrics::{plan, run, run_many, MetricsQuery};
 use tendero::settings::{Settings, Tolerances};
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use support::Tendero;
 
 /// Bumped whenever the generated data changes, so an old file is not reused.
 const GENERATOR: u32 = 2;
@@ -1222,7 +1227,7 @@ fn postgres_copy(path: &Path, server: &str, manifest: &Manifest) -> (String, f64
     eprintln!("  copying into {url}");
     let started = Instant::now();
     // Kept: later runs reuse it.
-    tendero::db::ScratchDatabase::create(server, &name).expect("BENCH_DATABASE_URL answers").keep();
+    support::ScratchDatabase::create(server, &name).expect("BENCH_DATABASE_URL answers").keep();
     let db = open_url(&url, 1);
     db.migrate().expect("migrate");
     drop(db);
@@ -1507,19 +1512,6 @@ fn library(db: &Db, admin: &Caller, from: NaiveDate, to: NaiveDate, runs: usize,
     ));
 }
 
-/// `tendero serve` as a child process; killed on drop.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn tendero_bin() -> PathBuf {
     if let Some(bin) = std::env::var_os("TENDERO_BIN") {
         return PathBuf::from(bin);
@@ -1593,48 +1585,16 @@ async fn http(
     runs: usize,
 ) -> Vec<String> {
     let dir = path.parent().expect("database directory");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let log = std::fs::File::create(dir.join("metrics-report-serve.log")).expect("log");
-    let mut cmd = Command::new(bin);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("TENDERO__") {
-            cmd.env_remove(key);
-        }
-    }
     let started = Instant::now();
-    let child = cmd
-        .current_dir(dir)
-        .env_remove("RUST_LOG")
-        .env("TENDERO__TELEMETRY__LEVEL", "warn")
+    let tendero = Tendero::new(bin, dir, url)
         .env("TENDERO__SCHEDULER__ENABLED", "false")
-        .env("TENDERO__SERVER__BIND", format!("127.0.0.1:{port}"))
-        .arg("--database")
-        .arg(url)
-        .arg("serve")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("spawn tendero serve");
-    let mut server = Server { child, base: format!("http://127.0.0.1:{port}") };
+        .ready_at("/healthz", Duration::from_secs(300));
+    let server = tendero.start(&[]).await;
     // A redirect (to the login form) must fail the run, not be followed.
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        if let Ok(r) = client.get(format!("{}/healthz", server.base)).send().await {
-            if r.status().is_success() {
-                break;
-            }
-        }
-        if let Ok(Some(status)) = server.child.try_wait() {
-            panic!("tendero serve exited with {status}; see {}", dir.join("metrics-report-serve.log").display());
-        }
-        assert!(Instant::now() < deadline, "tendero serve did not answer within 300 s");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
     let startup = started.elapsed().as_secs_f64();
     let load_before = loadavg();
-    let pid = server.child.id();
+    let pid = server.pid();
     let mut lines = Vec::new();
     for g in GROUPINGS {
         let mut url = format!("{}/api/v1/metrics/promises?from={from}&to={to}", server.base);

@@ -6,9 +6,6 @@
 //! `scheduler.misfire_after = PT1S`. Children are killed when a test ends, whether it passed or not.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
@@ -19,120 +16,36 @@ use tempfile::TempDir;
 use tendero::db::schema::{prompts, timers};
 use tendero::db::{Db, PoolOptions};
 
-const BIN: &str = env!("CARGO_BIN_EXE_tendero");
+#[path = "support/mod.rs"]
+mod support;
 
-/// A temporary directory holding one SQLite database, and the admin token printed by `tendero admin create`.
+use support::{Server, Tendero};
+
+/// A temporary directory holding one SQLite database, the server's settings, and the admin token printed by
+/// `tendero admin create`.
 struct Fixture {
-    dir: TempDir,
+    tendero: Tendero,
+    _dir: TempDir,
     url: String,
     admin: String,
     client: reqwest::Client,
-    starts: u32,
-}
-
-/// A running `tendero serve`; killed (and reaped) on drop so a failing test leaves no process behind.
-struct Server {
-    child: Option<Child>,
-    base: String,
-    log: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Server {
-    /// SIGKILL (what `Child::kill` sends on Unix) and wait for the process to be gone.
-    fn kill9(&mut self) {
-        let mut child = self.child.take().expect("server already stopped");
-        child.kill().expect("kill -9");
-        child.wait().expect("reap");
-    }
-
-    fn api(&self, path: &str) -> String {
-        format!("{}/api/v1{}", self.base, path)
-    }
-}
-
-fn log_tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("probe listener").local_addr().expect("address").port()
 }
 
 impl Fixture {
     fn new() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("tendero.db").display());
-        let mut fixture = Self { dir, url, admin: String::new(), client: reqwest::Client::new(), starts: 0 };
-        let output = fixture
-            .command()
-            .args(["admin", "create", "--email", "boss@crash.test", "--name", "Boss"])
-            .output()
-            .expect("run tendero admin create");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(output.status.success(), "admin create failed: {stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-        fixture.admin = stdout.lines().rev().find(|l| !l.trim().is_empty()).expect("token line").trim().to_string();
-        fixture
-    }
-
-    /// The binary with this fixture's database, run in the temp dir, with no inherited `TENDERO__*` settings.
-    fn command(&self) -> Command {
-        let mut command = Command::new(BIN);
-        command.current_dir(self.dir.path()).arg("--database").arg(&self.url);
-        for (key, _) in std::env::vars() {
-            if key.starts_with("TENDERO__") {
-                command.env_remove(key);
-            }
-        }
-        command
-            .env_remove("RUST_LOG")
+        let tendero = Tendero::new(env!("CARGO_BIN_EXE_tendero"), dir.path(), &url)
             .env("TENDERO__SCHEDULER__MISFIRE_AFTER", "PT1S")
-            .env("TENDERO__TELEMETRY__LEVEL", "warn")
-            .env("TENDERO__SERVER__WORKERS", "2");
-        command
+            .env("TENDERO__SERVER__WORKERS", "2")
+            .ready_at("/healthz", Duration::from_secs(30));
+        let admin = tendero.create_admin("boss@crash.test", "Boss");
+        Self { tendero, _dir: dir, url, admin, client: reqwest::Client::new() }
     }
 
-    /// Starts `tendero serve` on a free port and waits (bounded) until `/healthz` answers.
-    async fn start(&mut self, env: &[(&str, &str)]) -> Server {
-        self.starts += 1;
-        let log = self.dir.path().join(format!("serve-{}.log", self.starts));
-        let out = std::fs::File::create(&log).expect("log file");
-        let port = free_port();
-        let mut command = self.command();
-        command.args(["serve", "--bind", &format!("127.0.0.1:{port}")]);
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().expect("log file"))
-            .stderr(out)
-            .spawn()
-            .expect("spawn tendero serve");
-        let mut server = Server { child: Some(child), base: format!("http://127.0.0.1:{port}"), log };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(response) = self.client.get(format!("{}/healthz", server.base)).send().await {
-                if response.status().is_success() {
-                    return server;
-                }
-            }
-            if let Some(status) = server.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                panic!("tendero serve exited with {status} before answering:\n{}", log_tail(&server.log));
-            }
-            assert!(Instant::now() < deadline, "tendero serve did not answer in 30 s:\n{}", log_tail(&server.log));
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+    /// Starts `tendero serve` with these extra settings and waits (bounded) until `/healthz` answers.
+    async fn start(&self, env: &[(&str, &str)]) -> Server {
+        self.tendero.start(env).await
     }
 
     /// Direct read access to the same file (WAL: reads do not disturb the server).
@@ -277,7 +190,7 @@ async fn wait_until_fired(db: &Db, server: &Server, timeout: Duration) {
         assert!(
             Instant::now() < deadline,
             "{pending} due deliveries still pending after {timeout:?}:\n{}",
-            log_tail(&server.log)
+            server.log_tail()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -351,7 +264,7 @@ async fn assert_inbox(fx: &Fixture, server: &Server, token: &str, ids: &[String]
 #[tokio::test]
 async fn prompts_due_while_the_server_is_killed_fire_once_marked_late() {
     const N: usize = 30;
-    let mut fx = Fixture::new();
+    let fx = Fixture::new();
     let mut server = fx.start(&[]).await;
     let desk = desk(&fx, &server).await;
     let due = whole_second_after(TimeDelta::seconds(4));
@@ -393,7 +306,7 @@ async fn a_kill_in_the_middle_of_firing_loses_and_doubles_nothing() {
     const N: usize = 300;
     // Ten deliveries per transaction: the 300 are fired in ~30 commits, so the kill lands between or inside them.
     let batch = [("TENDERO__SCHEDULER__BATCH_SIZE", "10")];
-    let mut fx = Fixture::new();
+    let fx = Fixture::new();
     let mut server = fx.start(&batch).await;
     let desk = desk(&fx, &server).await;
     let due = whole_second_after(TimeDelta::seconds(8));
@@ -405,7 +318,7 @@ async fn a_kill_in_the_middle_of_firing_loses_and_doubles_nothing() {
     sleep_until(due).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     while due_prompt_rows(&db) < N as i64 / 3 {
-        assert!(Instant::now() < deadline, "a third had not fired within 30 s of due:\n{}", log_tail(&server.log));
+        assert!(Instant::now() < deadline, "a third had not fired within 30 s of due:\n{}", server.log_tail());
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     server.kill9();

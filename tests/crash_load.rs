@@ -19,9 +19,7 @@
 //! and the servers' logs; `CRASH_LOAD_CUSTOMERS=<n>` changes the number of customers.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -34,7 +32,10 @@ use tempfile::TempDir;
 
 use tendero::db::{Db, PoolOptions};
 
-const BIN: &str = env!("CARGO_BIN_EXE_tendero");
+#[path = "support/mod.rs"]
+mod support;
+
+use support::{Server, Tendero};
 
 /// Kills while the load runs (each followed by a restart); one more comes after the load stops.
 const KILLS: usize = 5;
@@ -45,44 +46,14 @@ const NEAR_DUE_S: i64 = 3;
 /// Customers the promises are spread over.
 const CUSTOMERS: usize = 100;
 
-/// A temporary directory holding one SQLite database, and the admin token printed by `tendero admin create`.
+/// A temporary directory holding one SQLite database, the server's settings, and the admin token printed by
+/// `tendero admin create`.
 struct Fixture {
+    tendero: Tendero,
     dir: TempDir,
     url: String,
     admin: String,
     client: reqwest::Client,
-    starts: u32,
-}
-
-/// A running `tendero serve`; killed (and reaped) on drop so a failing test leaves no process behind.
-struct Server {
-    child: Option<Child>,
-    base: String,
-    log: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Server {
-    /// SIGKILL (what `Child::kill` sends on Unix) and wait for the process to be gone.
-    fn kill9(&mut self) {
-        let mut child = self.child.take().expect("server already stopped");
-        child.kill().expect("kill -9");
-        child.wait().expect("reap");
-    }
-}
-
-fn log_tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
 /// The warnings and errors a server logged (JSON lines), counted by level, message and error; and whether any
@@ -108,71 +79,22 @@ fn log_summary(path: &Path) -> (BTreeMap<String, usize>, Vec<String>) {
     (counts, panics)
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("probe listener").local_addr().expect("address").port()
-}
-
 impl Fixture {
     fn new() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("tendero.db").display());
-        let mut fixture = Self { dir, url, admin: String::new(), client: reqwest::Client::new(), starts: 0 };
-        let output = fixture
-            .command()
-            .args(["admin", "create", "--email", "boss@load.test", "--name", "Boss"])
-            .output()
-            .expect("run tendero admin create");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(output.status.success(), "admin create failed: {stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-        fixture.admin = stdout.lines().rev().find(|l| !l.trim().is_empty()).expect("token line").trim().to_string();
-        fixture
-    }
-
-    /// The binary with this fixture's database, run in the temp dir, with no inherited `TENDERO__*` settings.
-    fn command(&self) -> Command {
-        let mut command = Command::new(BIN);
-        command.current_dir(self.dir.path()).arg("--database").arg(&self.url);
-        for (key, _) in std::env::vars() {
-            if key.starts_with("TENDERO__") {
-                command.env_remove(key);
-            }
-        }
-        command
-            .env_remove("RUST_LOG")
+        let tendero = Tendero::new(env!("CARGO_BIN_EXE_tendero"), dir.path(), &url)
             .env("TENDERO__TELEMETRY__LEVEL", std::env::var("CRASH_LOAD_LOG").unwrap_or_else(|_| "warn".into()))
             .env("TENDERO__TELEMETRY__FORMAT", "json")
-            .env("TENDERO__SERVER__WORKERS", "2");
-        command
+            .env("TENDERO__SERVER__WORKERS", "2")
+            .ready_at("/readyz", Duration::from_secs(30));
+        let admin = tendero.create_admin("boss@load.test", "Boss");
+        Self { tendero, dir, url, admin, client: reqwest::Client::new() }
     }
 
-    /// Starts `tendero serve` on a free port and waits (bounded) until `/readyz` answers.
-    async fn start(&mut self) -> Server {
-        self.starts += 1;
-        let log = self.dir.path().join(format!("serve-{}.log", self.starts));
-        let out = std::fs::File::create(&log).expect("log file");
-        let port = free_port();
-        let child = self
-            .command()
-            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().expect("log file"))
-            .stderr(out)
-            .spawn()
-            .expect("spawn tendero serve");
-        let mut server = Server { child: Some(child), base: format!("http://127.0.0.1:{port}"), log };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(response) = self.client.get(format!("{}/readyz", server.base)).send().await {
-                if response.status().is_success() {
-                    return server;
-                }
-            }
-            if let Some(status) = server.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                panic!("tendero serve exited with {status} before answering:\n{}", log_tail(&server.log));
-            }
-            assert!(Instant::now() < deadline, "tendero serve did not answer in 30 s:\n{}", log_tail(&server.log));
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    /// Starts `tendero serve` and waits (bounded) until `/readyz` answers.
+    async fn start(&self) -> Server {
+        self.tendero.start(&[]).await
     }
 
     /// Direct read access to the same file (WAL: reads do not disturb the server).
@@ -350,7 +272,7 @@ async fn promises_acknowledged_under_load_survive_repeated_kills_exactly_once() 
     eprintln!("kill schedule seed {seed} (CRASH_LOAD_SEED={seed} replays it)");
     let mut rng = Rng(seed);
 
-    let mut fx = Fixture::new();
+    let fx = Fixture::new();
     let mut server = fx.start().await;
     let team =
         fx.post(&server, "/teams", &fx.admin, json!({ "name": "Load" })).await["id"].as_str().unwrap().to_string();
@@ -438,7 +360,7 @@ async fn promises_acknowledged_under_load_survive_repeated_kills_exactly_once() 
         assert!(
             Instant::now() < deadline,
             "{due_pending} due deliveries still pending 60 s after the last restart:\n{}",
-            log_tail(&server.log)
+            server.log_tail()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -536,7 +458,7 @@ async fn promises_acknowledged_under_load_survive_repeated_kills_exactly_once() 
 
     // Nothing panicked in any of the runs.
     let mut logged: BTreeMap<String, usize> = BTreeMap::new();
-    for start in 1..=fx.starts {
+    for start in 1..=fx.tendero.starts() {
         let (counts, panics) = log_summary(&fx.dir.path().join(format!("serve-{start}.log")));
         assert!(panics.is_empty(), "serve run {start} panicked: {panics:?}");
         for (what, n) in counts {
@@ -553,7 +475,10 @@ async fn promises_acknowledged_under_load_survive_repeated_kills_exactly_once() 
     };
     let replayed = acked.values().filter(|(o, _)| matches!(o.answer, Answer::Acked { replayed: true, .. })).count();
     let retried = outcomes.iter().filter(|o| o.attempts > 1).count();
-    eprintln!("\n== crash under load: {WRITERS} clients, {KILLS} kills under load + 1 after, {} starts", fx.starts);
+    eprintln!(
+        "\n== crash under load: {WRITERS} clients, {KILLS} kills under load + 1 after, {} starts",
+        fx.tendero.starts()
+    );
     eprintln!(
         "{} creates in {load_seconds:.1} s: {} acknowledged ({} due within {NEAR_DUE_S} s), {} refused as in the past \
          by the time they were answered",

@@ -21,9 +21,7 @@
 //! Timings are printed, never asserted.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -43,7 +41,10 @@ use tendero::repo::promises::{self, Promise};
 use tendero::repo::teams::{self, Team};
 use tendero::settings::{Settings, Tolerances};
 
-const BIN: &str = env!("CARGO_BIN_EXE_tendero");
+#[path = "support/mod.rs"]
+mod support;
+
+use support::{ScratchDatabase, Server, Tendero};
 
 /// Promises falling due.
 const PROMISES: usize = 20_000;
@@ -63,49 +64,9 @@ fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
 }
 
-/// One running `tendero serve`; SIGKILLed and reaped on drop, so a failing test leaves no process behind.
-struct Instance {
-    child: Option<Child>,
-    pid: u32,
-    base: String,
-    log: PathBuf,
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Instance {
-    fn kill9(&mut self) {
-        let mut child = self.child.take().expect("instance already stopped");
-        child.kill().expect("kill -9");
-        child.wait().expect("reap");
-    }
-
-    fn alive(&mut self) -> bool {
-        self.child.as_mut().is_some_and(|c| c.try_wait().ok().flatten().is_none())
-    }
-
-    /// The lease owner name this process uses: `<pid>-node_...`.
-    fn owns(&self, claimed_by: &str) -> bool {
-        claimed_by.split_once('-').is_some_and(|(pid, _)| pid == self.pid.to_string())
-    }
-}
-
-fn log_tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    // An error that stops the process is printed first and its backtrace after: show both ends.
-    if lines.len() > 60 {
-        format!("{}\n...\n{}", lines[..20].join("\n"), lines[lines.len() - 40..].join("\n"))
-    } else {
-        lines.join("\n")
-    }
+/// Whether a lease owner name (`<pid>-node_...`) is this instance's.
+fn owns(instance: &Server, claimed_by: &str) -> bool {
+    claimed_by.split_once('-').is_some_and(|(pid, _)| pid == instance.pid().to_string())
 }
 
 /// The warnings and errors an instance logged (JSON lines), counted by level, message and error.
@@ -137,10 +98,6 @@ fn loadavg() -> String {
         .join(" ")
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("probe listener").local_addr().expect("address").port()
-}
-
 /// CPU seconds (user + system) a process has used, from /proc (USER_HZ = 100).
 fn cpu_seconds(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -150,53 +107,16 @@ fn cpu_seconds(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-/// Starts an instance in `dir` (so no `config/local.toml` leaks in) with no inherited `TENDERO__*` settings.
-fn spawn_instance(dir: &Path, url: &str, n: usize) -> Instance {
-    let port = free_port();
-    let log = dir.join(format!("instance-{n}.log"));
-    let out = std::fs::File::create(&log).expect("log file");
-    let mut command = Command::new(BIN);
-    command.current_dir(dir).arg("--database").arg(url).args(["serve", "--bind", &format!("127.0.0.1:{port}")]);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("TENDERO__") {
-            command.env_remove(key);
-        }
-    }
-    let child = command
-        .env_remove("RUST_LOG")
+/// How the instances run in `dir`: their scheduler on with a short lease, one worker and four connections each
+/// (three share two cores), JSON logs; ready once `/readyz` answers.
+fn instances_in(dir: &Path, url: &str) -> Tendero {
+    Tendero::new(env!("CARGO_BIN_EXE_tendero"), dir, url)
         .env("TENDERO__SCHEDULER__ENABLED", "true")
         .env("TENDERO__SCHEDULER__LEASE", LEASE)
-        .env("TENDERO__TELEMETRY__LEVEL", "warn")
         .env("TENDERO__TELEMETRY__FORMAT", "json")
         .env("TENDERO__SERVER__WORKERS", "1")
         .env("TENDERO__DATABASE__MAX_CONNECTIONS", "4")
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().expect("log file"))
-        .stderr(out)
-        .spawn()
-        .expect("spawn tendero serve");
-    let pid = child.id();
-    Instance { child: Some(child), pid, base: format!("http://127.0.0.1:{port}"), log }
-}
-
-/// Waits (bounded) until the instance's `/readyz` answers 200.
-async fn wait_ready(client: &reqwest::Client, instance: &mut Instance) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Ok(response) = client.get(format!("{}/readyz", instance.base)).send().await {
-            if response.status().is_success() {
-                return;
-            }
-        }
-        assert!(instance.alive(), "instance {} exited before it was ready:\n{}", instance.pid, log_tail(&instance.log));
-        assert!(
-            Instant::now() < deadline,
-            "instance {} not ready in 120 s:\n{}",
-            instance.pid,
-            log_tail(&instance.log)
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        .ready_at("/readyz", Duration::from_secs(120))
 }
 
 /// What the webhook receiver saw.
@@ -538,8 +458,8 @@ impl std::fmt::Display for Progress {
 }
 
 /// Which instance (by index) a lease owner string belongs to.
-fn owner_index(instances: &[Instance], claimed_by: &str) -> Option<usize> {
-    instances.iter().position(|i| i.owns(claimed_by))
+fn owner_index(instances: &[Server], claimed_by: &str) -> Option<usize> {
+    instances.iter().position(|i| owns(i, claimed_by))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -559,7 +479,7 @@ async fn three_instances_share_the_work_and_survive_one_killed_mid_firing() {
     let test_started = Instant::now();
     // Declared first, dropped last: the instances (below) are killed before the database is dropped.
     let name = format!("tendero_multi_{}", new_id("db").to_lowercase());
-    let database = tendero::db::ScratchDatabase::create(&server, &name).expect("create the test database");
+    let database = ScratchDatabase::create(&server, &name).expect("create the test database");
     let dir: TempDir = tempfile::tempdir().expect("temp dir");
     eprintln!("database {}; instance logs in {}", database.name(), dir.path().display());
     let db = Db::connect(database.url(), &PoolOptions { max_connections: 4, busy_timeout: Duration::from_secs(5) })
@@ -570,15 +490,14 @@ async fn three_instances_share_the_work_and_survive_one_killed_mid_firing() {
 
     let (receiver, hook_url, receiver_handle) = start_receiver();
     let client = reqwest::Client::new();
-    let mut instances: Vec<Instance> = (0..INSTANCES).map(|n| spawn_instance(dir.path(), database.url(), n)).collect();
+    let tendero = instances_in(dir.path(), database.url());
+    let mut instances: Vec<Server> = (0..INSTANCES).map(|_| tendero.spawn(&[])).collect();
     let spawned = Instant::now();
-    for instance in &mut instances {
-        wait_ready(&client, instance).await;
-    }
+    tendero.wait_all(&mut instances).await;
     eprintln!(
         "{INSTANCES} instances ready in {:.1} s (pids {:?}, scheduler.lease {LEASE})",
         spawned.elapsed().as_secs_f64(),
-        instances.iter().map(|i| i.pid).collect::<Vec<_>>()
+        instances.iter().map(|i| i.pid()).collect::<Vec<_>>()
     );
 
     let response = client
@@ -602,7 +521,7 @@ async fn three_instances_share_the_work_and_survive_one_killed_mid_firing() {
         tendero::clock::from_ms(last_due).format("%H:%M:%S"),
         FIRST_DUE_AFTER_S
     );
-    let cpu_at_start: Vec<f64> = instances.iter().map(|i| cpu_seconds(i.pid)).collect();
+    let cpu_at_start: Vec<f64> = instances.iter().map(|i| cpu_seconds(i.pid())).collect();
 
     // Kill one instance once a third of the prompts exist: prefer one holding webhook leases at that moment, so
     // the takeover of its messages can be followed; else the one that fired the most.
@@ -620,7 +539,7 @@ async fn three_instances_share_the_work_and_survive_one_killed_mid_firing() {
             last_print = Instant::now();
         }
         for instance in &mut instances {
-            assert!(instance.alive(), "instance {} died:\n{}", instance.pid, log_tail(&instance.log));
+            assert!(instance.alive(), "instance {} died:\n{}", instance.pid(), instance.log_tail());
         }
         assert!(Instant::now() < deadline, "a third never fired: {}", progress(&db, &receiver));
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -650,7 +569,7 @@ async fn three_instances_share_the_work_and_survive_one_killed_mid_firing() {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
-    let victim_pid = instances[victim].pid;
+    let victim_pid = instances[victim].pid();
     let victim_cpu = cpu_seconds(victim_pid) - cpu_at_start[victim];
     instances[victim].kill9();
     let killed_at = now_ms();
@@ -707,7 +626,7 @@ async fn three_instances_share_the_work_and_survive_one_killed_mid_firing() {
         }
         for (i, instance) in instances.iter_mut().enumerate() {
             if i != victim {
-                assert!(instance.alive(), "survivor {} died:\n{}", instance.pid, log_tail(&instance.log));
+                assert!(instance.alive(), "survivor {} died:\n{}", instance.pid(), instance.log_tail());
             }
         }
         assert!(
@@ -723,7 +642,7 @@ async fn three_instances_share_the_work_and_survive_one_killed_mid_firing() {
         .iter()
         .enumerate()
         .filter(|(i, _)| *i != victim)
-        .map(|(i, instance)| (instance.pid, cpu_seconds(instance.pid) - cpu_at_start[i]))
+        .map(|(i, instance)| (instance.pid(), cpu_seconds(instance.pid()) - cpu_at_start[i]))
         .collect();
 
     // Exactly once in the ledger: one prompted event per (promise, occurrence, purpose), for every promise.
@@ -838,7 +757,7 @@ async fn three_instances_share_the_work_and_survive_one_killed_mid_firing() {
         assert_eq!(now.status, "delivered", "message {} held by the dead instance", held.id);
         let owner = now.claimed_by.as_deref().unwrap_or("");
         assert!(
-            !instances[victim].owns(owner) && owner_index(&instances, owner).is_some(),
+            !owns(&instances[victim], owner) && owner_index(&instances, owner).is_some(),
             "message {} should have been re-claimed by a survivor, is claimed by {owner}",
             held.id
         );
@@ -878,7 +797,7 @@ async fn three_instances_share_the_work_and_survive_one_killed_mid_firing() {
         rows.iter().map(|(owner, n)| (label(owner), *n)).collect()
     };
     for (owner, n) in &fired_after_kill {
-        assert!(!instances[victim].owns(owner), "{n} fired by the dead instance after the kill");
+        assert!(!owns(&instances[victim], owner), "{n} fired by the dead instance after the kill");
     }
     let lateness = pairs(&db, "SELECT late_by_ms AS a, fired_at AS b FROM prompts WHERE purpose = 'due'");
     let before: Vec<i64> = lateness.iter().filter(|(_, f)| *f < killed_at).map(|(l, _)| *l).collect();

@@ -112,7 +112,7 @@ fn raw_exchange(address: &str, head: &str, chunks: &[Vec<u8>]) -> String {
 async fn bodies_over_the_limit_are_413_on_every_route_with_or_without_a_length() {
     let app = spawn_app_with(at(NOW), |s| s.server.body_limit_bytes = 16_384).await;
     let z = zaragoza(&app).await;
-    let c = customer(&app, &z.marta.1, "Ana Royo", "Europe/Madrid").await;
+    let c = customer(&app, &z.marta.token, "Ana Royo", "Europe/Madrid").await.id;
     let before = rows(&app);
     let big = "x".repeat(20_000);
     let routes = [
@@ -168,7 +168,7 @@ async fn bodies_over_the_limit_are_413_on_every_route_with_or_without_a_length()
 async fn nesting_past_the_parser_depth_is_400_and_the_server_keeps_serving() {
     let app = spawn_app_at(at(NOW)).await;
     let z = zaragoza(&app).await;
-    let marta = &z.marta.1;
+    let marta = &z.marta.token;
     let before = rows(&app);
 
     // 10,000 levels of arrays as the whole body: an object is expected, so the first level is already refused.
@@ -219,8 +219,8 @@ async fn nesting_past_the_parser_depth_is_400_and_the_server_keeps_serving() {
 async fn bytes_that_are_not_utf8_and_nul_characters_are_400_naming_the_field() {
     let app = spawn_app_at(at(NOW)).await;
     let z = zaragoza(&app).await;
-    let marta = &z.marta.1;
-    let c = customer(&app, marta, "Ana Royo", "Europe/Madrid").await;
+    let marta = &z.marta.token;
+    let c = customer(&app, marta, "Ana Royo", "Europe/Madrid").await.id;
     let before = rows(&app);
 
     let not_utf8: [&[u8]; 4] = [
@@ -296,8 +296,8 @@ async fn bytes_that_are_not_utf8_and_nul_characters_are_400_naming_the_field() {
 async fn unknown_time_zones_are_422_naming_the_field_everywhere() {
     let app = spawn_app_at(at(NOW)).await;
     let z = zaragoza(&app).await;
-    let marta = &z.marta.1;
-    let c = customer(&app, marta, "Ana Royo", "Europe/Madrid").await;
+    let marta = &z.marta.token;
+    let c = customer(&app, marta, "Ana Royo", "Europe/Madrid").await.id;
     let p = app
         .created(
             "/api/v1/promises",
@@ -323,7 +323,7 @@ async fn unknown_time_zones_are_422_naming_the_field_everywhere() {
             .await;
         assert_field(&agent, 422, "time_zone", "unknown_time_zone");
         let agent_patch =
-            app.patch(&format!("/api/v1/agents/{}", z.jorge.0), &app.admin, json!({ "time_zone": zone })).await;
+            app.patch(&format!("/api/v1/agents/{}", z.jorge.id), &app.admin, json!({ "time_zone": zone })).await;
         assert_field(&agent_patch, 422, "time_zone", "unknown_time_zone");
         let due = json!({ "customer_id": c, "kind": "callback", "title": "x", "due_local": "2026-03-17T10:00", "time_zone": zone });
         assert_field(&app.post("/api/v1/promises", marta, due).await, 422, "time_zone", "unknown_time_zone");
@@ -346,7 +346,7 @@ async fn unknown_time_zones_are_422_naming_the_field_everywhere() {
     assert_eq!(rows(&app), before, "nothing was written");
     let customer = app.get(&format!("/api/v1/customers/{c}"), marta).await.body;
     assert_eq!(customer["time_zone"], "Europe/Madrid");
-    assert_eq!(app.get(&format!("/api/v1/agents/{}", z.jorge.0), &app.admin).await.body["time_zone"], "Europe/Madrid");
+    assert_eq!(app.get(&format!("/api/v1/agents/{}", z.jorge.id), &app.admin).await.body["time_zone"], "Europe/Madrid");
     assert_eq!(app.get(&format!("/api/v1/promises/{pid}"), marta).await.body["version"], 1);
 }
 
@@ -354,8 +354,8 @@ async fn unknown_time_zones_are_422_naming_the_field_everywhere() {
 async fn impossible_dates_and_year_10000_are_422_naming_the_field() {
     let app = spawn_app_at(at(NOW)).await;
     let z = zaragoza(&app).await;
-    let marta = &z.marta.1;
-    let c = customer(&app, marta, "Ana Royo", "Europe/Madrid").await;
+    let marta = &z.marta.token;
+    let c = customer(&app, marta, "Ana Royo", "Europe/Madrid").await.id;
     let p = app
         .created(
             "/api/v1/promises",
@@ -405,7 +405,7 @@ async fn impossible_dates_and_year_10000_are_422_naming_the_field() {
         let answer = app.post(&format!("/api/v1/customers/{c}/interactions"), marta, contact).await;
         assert_field(&answer, 422, "occurred_at", "invalid_instant");
         let absence = json!({ "starts_at": instant, "ends_at": "2026-03-20T18:00:00Z" });
-        let answer = app.post(&format!("/api/v1/agents/{}/absences", z.marta.0), marta, absence).await;
+        let answer = app.post(&format!("/api/v1/agents/{}/absences", z.marta.id), marta, absence).await;
         assert_field(&answer, 422, "starts_at", "invalid_instant");
         let update = json!({ "customer_id": c, "kind": "update", "title": "x", "recurrence": { "cron": "0 10 * * mon-fri", "until": instant } });
         assert_field(&app.post("/api/v1/promises", marta, update).await, 422, "recurrence.until", "invalid_instant");
@@ -430,8 +430,8 @@ async fn impossible_dates_and_year_10000_are_422_naming_the_field() {
 async fn negative_and_absurd_durations_are_422_naming_the_field() {
     let app = spawn_app_at(at(NOW)).await;
     let z = zaragoza(&app).await;
-    let marta = &z.marta.1;
-    let c = customer(&app, marta, "Ana Royo", "Europe/Madrid").await;
+    let marta = &z.marta.token;
+    let c = customer(&app, marta, "Ana Royo", "Europe/Madrid").await.id;
     let p = app
         .created(
             "/api/v1/promises",
@@ -507,8 +507,8 @@ const TEMPLATE: &str = "{{7*7}} {{{raw}}} ${jndi:ldap://x} %s%n";
 async fn sql_and_html_in_every_text_field_are_stored_and_returned_verbatim() {
     let app = spawn_app_at(at(NOW)).await;
     let z = zaragoza(&app).await;
-    let marta = &z.marta.1;
-    let other = customer(&app, marta, "Luis Gracia", "Europe/Madrid").await;
+    let marta = &z.marta.token;
+    let other = customer(&app, marta, "Luis Gracia", "Europe/Madrid").await.id;
     let teams_before = app.get("/api/v1/teams", &app.admin).await.body.as_array().unwrap().len();
 
     let name = format!("{SQL} {HTML}");
@@ -587,12 +587,12 @@ async fn sql_and_html_in_every_text_field_are_stored_and_returned_verbatim() {
     app.created(
         &format!("/api/v1/promises/{pid}/handover"),
         marta,
-        json!({ "to_agent_id": z.jorge.0, "note": handover_note, "version": 2 }),
+        json!({ "to_agent_id": z.jorge.id, "note": handover_note, "version": 2 }),
     )
     .await;
     let keep_note = "'); UPDATE promises SET status='broken' WHERE ('1'='1";
     let kept = app
-        .created(&format!("/api/v1/promises/{pid}/keep"), &z.jorge.1, json!({ "note": keep_note, "version": 3 }))
+        .created(&format!("/api/v1/promises/{pid}/keep"), &z.jorge.token, json!({ "note": keep_note, "version": 3 }))
         .await;
     assert_eq!((kept["status"].as_str(), kept["resolution_note"].as_str()), (Some("kept"), Some(keep_note)));
     let full = app.get(&format!("/api/v1/promises/{pid}"), marta).await.body;
@@ -645,7 +645,7 @@ async fn sql_and_html_in_every_text_field_are_stored_and_returned_verbatim() {
     let timeline = app.get(&format!("/api/v1/customers/{id}/timeline"), marta).await.body;
     assert!(timeline["items"].as_array().unwrap().iter().any(|e| e["interaction"]["summary"] == summary.as_str()));
     assert_eq!(app.get("/api/v1/teams", &app.admin).await.body.as_array().unwrap().len(), teams_before);
-    assert_eq!(app.get(&format!("/api/v1/agents/{}", z.marta.0), &app.admin).await.body["role"], "agent");
+    assert_eq!(app.get(&format!("/api/v1/agents/{}", z.marta.id), &app.admin).await.body["role"], "agent");
     let all = app.get("/api/v1/customers?limit=500", &app.admin).await.body;
     assert_eq!(all["items"].as_array().unwrap().len(), 2);
 }
@@ -654,8 +654,8 @@ async fn sql_and_html_in_every_text_field_are_stored_and_returned_verbatim() {
 async fn expired_revoked_deactivated_and_forged_credentials_are_401_and_write_nothing() {
     let app = spawn_app_at(at(NOW)).await;
     let z = zaragoza(&app).await;
-    let (marta_id, marta) = z.marta.clone();
-    let c = customer(&app, &marta, "Ana Royo", "Europe/Madrid").await;
+    let (marta_id, marta) = (z.marta.id.clone(), z.marta.token.clone());
+    let c = customer(&app, &marta, "Ana Royo", "Europe/Madrid").await.id;
     let before = rows(&app);
     let body = json!({ "name": "Intruso", "time_zone": "Europe/Madrid" });
     let refused = |answer: Answer, what: &str| {
@@ -729,9 +729,9 @@ async fn expired_revoked_deactivated_and_forged_credentials_are_401_and_write_no
     assert_eq!(expired.body["detail"], "the session has ended; log in again");
 
     // Deactivated: every token of an agent stops when the agent does.
-    let jorge = z.jorge.1.clone();
+    let jorge = z.jorge.token.clone();
     assert_eq!(app.get("/api/v1/customers", &jorge).await.status.as_u16(), 200);
-    let off = app.patch(&format!("/api/v1/agents/{}", z.jorge.0), &app.admin, json!({ "active": false })).await;
+    let off = app.patch(&format!("/api/v1/agents/{}", z.jorge.id), &app.admin, json!({ "active": false })).await;
     assert_eq!(off.status.as_u16(), 200, "{}", off.body);
     refused(app.send(Method::POST, "/api/v1/customers", Some(&jorge), Some(&body)).await, "deactivated");
 
@@ -753,8 +753,8 @@ async fn expired_revoked_deactivated_and_forged_credentials_are_401_and_write_no
 async fn a_token_used_with_someone_elses_ids_is_404_or_403_and_changes_nothing() {
     let app = spawn_app_at(at(NOW)).await;
     let z = zaragoza(&app).await;
-    let (marta_id, marta) = z.marta.clone();
-    let c = customer(&app, &marta, "Ana Royo", "Europe/Madrid").await;
+    let (marta_id, marta) = (z.marta.id.clone(), z.marta.token.clone());
+    let c = customer(&app, &marta, "Ana Royo", "Europe/Madrid").await.id;
     let p = app
         .created(
             "/api/v1/promises",
@@ -764,8 +764,8 @@ async fn a_token_used_with_someone_elses_ids_is_404_or_403_and_changes_nothing()
         .await;
     let pid = p["id"].as_str().unwrap().to_string();
     let before = rows(&app);
-    let outsider = &z.outsider.1;
-    let jorge = &z.jorge.1;
+    let outsider = &z.outsider.token;
+    let jorge = &z.jorge.token;
 
     // Another team's agent: the customer and the promise do not exist for them (404, not 403, so ids do not leak).
     let reads = [
@@ -811,7 +811,7 @@ async fn a_token_used_with_someone_elses_ids_is_404_or_403_and_changes_nothing()
         (
             Method::POST,
             format!("/api/v1/promises/{pid}/handover"),
-            json!({ "to_agent_id": z.outsider.0, "note": "mine" }),
+            json!({ "to_agent_id": z.outsider.id, "note": "mine" }),
         ),
         (
             Method::POST,
@@ -834,7 +834,7 @@ async fn a_token_used_with_someone_elses_ids_is_404_or_403_and_changes_nothing()
             format!("/api/v1/promises/{pid}/reschedule"),
             json!({ "due_local": "2026-03-17T12:00", "reason": "r", "initiated_by": "customer" }),
         ),
-        (format!("/api/v1/promises/{pid}/handover"), json!({ "to_agent_id": z.jorge.0, "note": "mine now" })),
+        (format!("/api/v1/promises/{pid}/handover"), json!({ "to_agent_id": z.jorge.id, "note": "mine now" })),
         (format!("/api/v1/agents/{marta_id}/absences"), json!({ "starts_at": NOW, "ends_at": "2026-03-20T18:00:00Z" })),
         (format!("/api/v1/agents/{marta_id}/tokens"), json!({ "name": "stolen" })),
         (format!("/api/v1/agents/{marta_id}/calendar-token"), json!({})),

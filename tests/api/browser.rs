@@ -184,14 +184,14 @@ async fn an_agents_day_in_the_browser() {
     // Saturday 27 March 2027, 09:00 in Madrid; that night the clocks jump from 02:00 to 03:00.
     let app = spawn_app_at(at("2027-03-27T08:00:00Z")).await;
     let z = zaragoza(&app).await;
-    for (id, password) in [(&z.marta.0, "marta-password-1"), (&z.manager.0, "lucia-password-1")] {
+    for (id, password) in [(&z.marta.id, "marta-password-1"), (&z.manager.id, "lucia-password-1")] {
         let answer = app.patch(&format!("/api/v1/agents/{id}"), &app.admin, json!({ "password": password })).await;
         assert_eq!(answer.status, 200, "{:?}", answer.body);
     }
     let customer = app
         .created(
             "/api/v1/customers",
-            &z.marta.1,
+            &z.marta.token,
             json!({ "name": "Ana Beltrán", "time_zone": "Europe/Madrid", "locale": "es-ES",
                     "phone": "+34 976 555 111", "contact_window": "always", "region": "ES" }),
         )
@@ -202,7 +202,7 @@ async fn an_agents_day_in_the_browser() {
     let callback = app
         .created(
             "/api/v1/promises",
-            &z.marta.1,
+            &z.marta.token,
             json!({ "customer_id": customer, "kind": "callback", "title": "Le llamo hoy a las 10:15",
                     "due_local": "2027-03-27T10:15:00" }),
         )
@@ -267,13 +267,13 @@ async fn an_agents_day_in_the_browser() {
     assert_eq!(notified.as_array().map(Vec::len), Some(1), "{notified}");
     browser.screenshot("03-live-prompt").await;
     step("live prompt");
-    let inbox = app.get(&format!("/api/v1/agents/{}/prompts?open=true", z.marta.0), &z.marta.1).await;
+    let inbox = app.get(&format!("/api/v1/agents/{}/prompts?open=true", z.marta.id), &z.marta.token).await;
     assert_eq!(inbox.body.as_array().map(Vec::len), Some(1), "one open prompt before the click: {:?}", inbox.body);
     browser.client.find(Locator::Css(".toast button.ack")).await.unwrap().click().await.unwrap();
     // The acknowledgement goes through the API with the session cookie and the page's CSRF token.
     let deadline = Instant::now() + WAIT;
     loop {
-        let inbox = app.get(&format!("/api/v1/agents/{}/prompts?open=true", z.marta.0), &z.marta.1).await;
+        let inbox = app.get(&format!("/api/v1/agents/{}/prompts?open=true", z.marta.id), &z.marta.token).await;
         if inbox.body.as_array().map(Vec::len) == Some(0) {
             break;
         }
@@ -330,7 +330,7 @@ async fn an_agents_day_in_the_browser() {
     // The manager sees the keep rate change: one promise due, kept on time.
     browser.login("lucia.ferrer@tendero.test", "lucia-password-1").await;
     assert_eq!(keep_rate(&browser).await, "100%");
-    let row = browser.text(&format!("tr[data-row='{}']", z.marta.0)).await;
+    let row = browser.text(&format!("tr[data-row='{}']", z.marta.id)).await;
     assert!(row.contains("Marta Gil") && row.contains("100%"), "{row}");
     browser.screenshot("08-dashboard-after").await;
     step("manager dashboard after");
@@ -357,7 +357,7 @@ async fn pages_need_a_session_and_forms_need_their_token() {
     assert_eq!(answer.status(), 403);
     // Five wrong passwords lock the email out for a while, even with a valid form token.
     let z = zaragoza(&app).await;
-    app.patch(&format!("/api/v1/agents/{}", z.marta.0), &app.admin, json!({ "password": "marta-password-1" })).await;
+    app.patch(&format!("/api/v1/agents/{}", z.marta.id), &app.admin, json!({ "password": "marta-password-1" })).await;
     let mut last = 0;
     for attempt in 0..6 {
         let form = client.get(format!("{}/login", app.address)).send().await.unwrap();

@@ -86,7 +86,7 @@ async fn webhooks_are_signed_retried_after_a_500_and_redeliverable() {
         .await;
     bad.assert_problem(422);
     assert_eq!(bad.error_fields().len(), 2);
-    app.post("/api/v1/webhooks", &z.marta.1, json!({ "url": url })).await.assert_problem(403);
+    app.post("/api/v1/webhooks", &z.marta.token, json!({ "url": url })).await.assert_problem(403);
     let sub = app
         .created(
             "/api/v1/webhooks",
@@ -100,8 +100,8 @@ async fn webhooks_are_signed_retried_after_a_500_and_redeliverable() {
     let listed = app.get("/api/v1/webhooks", &app.admin).await.body;
     assert!(listed[0].get("secret").is_none(), "the secret is shown once");
 
-    let marta = &z.marta.1;
-    let c = customer(&app, marta, "Víctor Lanuza", "Europe/Madrid").await;
+    let marta = &z.marta.token;
+    let c = customer(&app, marta, "Víctor Lanuza", "Europe/Madrid").await.id;
     app.created("/api/v1/promises", marta, json!({ "customer_id": c, "kind": "callback", "title": "Te llamo mañana a las 11:00", "due_local": "2026-03-17T11:00", "lead": [] }))
         .await;
 
@@ -173,8 +173,8 @@ async fn due_prompt_is_emailed_through_a_real_smtp_server() {
     })
     .await;
     let z = zaragoza(&app).await;
-    let marta = &z.marta.1;
-    let c = customer(&app, marta, "Pilar Ortega", "Europe/Madrid").await;
+    let marta = &z.marta.token;
+    let c = customer(&app, marta, "Pilar Ortega", "Europe/Madrid").await.id;
     app.created("/api/v1/promises", marta, json!({ "customer_id": c, "kind": "callback", "title": "Te llamo a las 11", "due_local": "2026-03-16T11:00", "lead": [] }))
         .await;
     app.at("2026-03-16T10:00:00Z").await;
@@ -193,12 +193,12 @@ async fn due_prompt_is_emailed_through_a_real_smtp_server() {
 async fn calendar_feed_parses_and_carries_the_alarms_until_revoked() {
     let app = spawn_app_at(at("2026-03-16T09:00:00Z")).await;
     let z = zaragoza(&app).await;
-    let marta = &z.marta.1;
-    let c = customer(&app, marta, "Víctor Lanuza", "Europe/Madrid").await;
+    let marta = &z.marta.token;
+    let c = customer(&app, marta, "Víctor Lanuza", "Europe/Madrid").await.id;
     let p = app
         .created("/api/v1/promises", marta, json!({ "customer_id": c, "kind": "callback", "title": "Te llamo, sin falta; a las 11", "due_local": "2026-03-17T11:00", "lead": ["PT10M", "P1D"] }))
         .await;
-    app.post(&format!("/api/v1/agents/{}/calendar-token", z.jorge.0), marta, json!({})).await.assert_problem(403);
+    app.post(&format!("/api/v1/agents/{}/calendar-token", z.jorge.id), marta, json!({})).await.assert_problem(403);
     let token = app.created("/api/v1/agents/me/calendar-token", marta, json!({})).await;
     let url = token["url"].as_str().unwrap();
     let path = url.split_once("/api/v1/").map(|(_, rest)| format!("/api/v1/{rest}")).unwrap();
@@ -237,10 +237,10 @@ async fn webhook_that_keeps_failing_dies_after_about_a_day_and_is_listed_dead() 
     let (receiver, url) = start_receiver(&app.clock, u32::MAX);
     let sub = app.created("/api/v1/webhooks", &app.admin, json!({ "url": url, "events": ["promise.created"] })).await;
     let z = zaragoza(&app).await;
-    let c = customer(&app, &z.marta.1, "Ana Royo", "Europe/Madrid").await;
+    let c = customer(&app, &z.marta.token, "Ana Royo", "Europe/Madrid").await.id;
     app.created(
         "/api/v1/promises",
-        &z.marta.1,
+        &z.marta.token,
         json!({ "customer_id": c, "kind": "callback", "title": "Te llamo", "due_local": "2026-03-17T11:00" }),
     )
     .await;
@@ -273,8 +273,8 @@ async fn every_transition_reaches_the_integrator_with_its_details() {
     let z = zaragoza(&app).await;
     let sub = app.created("/api/v1/webhooks", &app.admin, json!({ "url": url })).await;
     *receiver.secret.lock().unwrap() = sub["secret"].as_str().unwrap().to_string();
-    let marta = &z.marta.1;
-    let victor = customer(&app, marta, "Víctor Lanuza", "Europe/Madrid").await;
+    let marta = &z.marta.token;
+    let victor = customer(&app, marta, "Víctor Lanuza", "Europe/Madrid").await.id;
     let callback = app
         .created("/api/v1/promises", marta, json!({ "customer_id": victor, "kind": "callback", "title": "Te llamo mañana a las 11:00", "due_local": "2026-03-17T11:00", "lead": [] }))
         .await;
@@ -282,7 +282,7 @@ async fn every_transition_reaches_the_integrator_with_its_details() {
         .created("/api/v1/promises", marta, json!({ "customer_id": victor, "kind": "deadline", "title": "Factura corregida en 15 días", "within": "P15D" }))
         .await;
     app.at("2026-03-17T10:00:00Z").await;
-    let prompt = app.get(&format!("/api/v1/agents/{}/prompts", z.marta.0), marta).await.body[0].clone();
+    let prompt = app.get(&format!("/api/v1/agents/{}/prompts", z.marta.id), marta).await.body[0].clone();
     let ack = app.post(&format!("/api/v1/prompts/{}/ack", prompt["id"].as_str().unwrap()), marta, json!({})).await;
     assert_eq!(ack.status.as_u16(), 200, "{}", ack.body);
     app.clock.set(at("2026-03-17T10:02:00Z"));
@@ -339,12 +339,12 @@ async fn a_prompt_routed_to_the_stand_in_is_announced_as_a_hand_over() {
     let sub =
         app.created("/api/v1/webhooks", &app.admin, json!({ "url": url, "events": ["promise.handed_over"] })).await;
     *receiver.secret.lock().unwrap() = sub["secret"].as_str().unwrap().to_string();
-    let ayoze = &z.ayoze.1;
-    let carmen = customer(&app, ayoze, "Carmen Déniz", "Atlantic/Canary").await;
+    let ayoze = &z.ayoze.token;
+    let carmen = customer(&app, ayoze, "Carmen Déniz", "Atlantic/Canary").await.id;
     app.created(
-        &format!("/api/v1/agents/{}/absences", z.ayoze.0),
+        &format!("/api/v1/agents/{}/absences", z.ayoze.id),
         ayoze,
-        json!({ "starts_at": "2026-03-17T00:00:00Z", "ends_at": "2026-03-18T00:00:00Z", "stand_in_agent_id": z.marta.0, "note": "Formación" }),
+        json!({ "starts_at": "2026-03-17T00:00:00Z", "ends_at": "2026-03-18T00:00:00Z", "stand_in_agent_id": z.marta.id, "note": "Formación" }),
     )
     .await;
     app.created("/api/v1/promises", ayoze, json!({ "customer_id": carmen, "kind": "callback", "title": "Te llamo a las 10:00", "due_local": "2026-03-17T10:00", "lead": [] }))
@@ -356,7 +356,7 @@ async fn a_prompt_routed_to_the_stand_in_is_announced_as_a_hand_over() {
     assert!(seen[0].verified);
     let details = &seen[0].body["data"]["details"];
     assert_eq!(details["routing"], true);
-    assert_eq!(details["from"], json!(z.ayoze.0));
-    assert_eq!(details["to"], json!([z.marta.0]));
+    assert_eq!(details["from"], json!(z.ayoze.id));
+    assert_eq!(details["to"], json!([z.marta.id]));
     assert_eq!(details["note"], "Formación");
 }

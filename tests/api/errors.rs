@@ -34,7 +34,7 @@ async fn missing_malformed_and_revoked_tokens_are_401() {
 async fn malformed_bodies_are_400_naming_the_field_and_write_nothing() {
     let app = spawn_app_at(at("2026-03-16T09:00:00Z")).await;
     let z = zaragoza(&app).await;
-    let marta = &z.marta.1;
+    let marta = &z.marta.token;
     let raw = |body: &'static str| {
         app.client
             .post(format!("{}/api/v1/customers", app.address))
@@ -97,7 +97,7 @@ async fn bodies_over_the_limit_are_413() {
 async fn semantic_errors_are_422_naming_every_bad_field() {
     let app = spawn_app_at(at("2026-03-16T09:00:00Z")).await;
     let z = zaragoza(&app).await;
-    let marta = &z.marta.1;
+    let marta = &z.marta.token;
     let bad = app
         .post(
             "/api/v1/customers",
@@ -111,7 +111,7 @@ async fn semantic_errors_are_422_naming_every_bad_field() {
     assert_eq!(bad.error_fields()[1].1, "unknown_time_zone");
     assert_eq!(customer_count(&app).await, 0);
 
-    let c = customer(&app, marta, "Ana Royo", "Europe/Madrid").await;
+    let c = customer(&app, marta, "Ana Royo", "Europe/Madrid").await.id;
     let cases = [
         (json!({ "due_local": "2026-02-30T10:00" }), "due_local"),
         (json!({ "due_local": "2026-03-17T10:00", "time_zone": "Mars/Olympus" }), "time_zone"),
@@ -151,13 +151,13 @@ async fn semantic_errors_are_422_naming_every_bad_field() {
 async fn unknown_ids_and_routes_are_404() {
     let app = spawn_app_at(at("2026-03-16T09:00:00Z")).await;
     let z = zaragoza(&app).await;
-    app.get("/api/v1/customers/cus_nope", &z.marta.1).await.assert_problem(404);
-    app.get("/api/v1/promises/prm_nope", &z.marta.1).await.assert_problem(404);
-    app.get("/api/v1/nothing-here", &z.marta.1).await.assert_problem(404);
+    app.get("/api/v1/customers/cus_nope", &z.marta.token).await.assert_problem(404);
+    app.get("/api/v1/promises/prm_nope", &z.marta.token).await.assert_problem(404);
+    app.get("/api/v1/nothing-here", &z.marta.token).await.assert_problem(404);
     let unknown_customer = app
         .post(
             "/api/v1/promises",
-            &z.marta.1,
+            &z.marta.token,
             json!({ "customer_id": "cus_nope", "kind": "callback", "title": "x", "due_local": "2026-03-17T10:00" }),
         )
         .await;
@@ -168,8 +168,8 @@ async fn unknown_ids_and_routes_are_404() {
 async fn stale_versions_and_final_states_are_409() {
     let app = spawn_app_at(at("2026-03-16T09:00:00Z")).await;
     let z = zaragoza(&app).await;
-    let marta = &z.marta.1;
-    let c = customer(&app, marta, "Ana Royo", "Europe/Madrid").await;
+    let marta = &z.marta.token;
+    let c = customer(&app, marta, "Ana Royo", "Europe/Madrid").await.id;
     let p = app
         .created(
             "/api/v1/promises",
@@ -213,8 +213,8 @@ async fn stale_versions_and_final_states_are_409() {
 async fn idempotency_key_replays_the_first_answer_and_refuses_a_different_body() {
     let app = spawn_app_at(at("2026-03-16T09:00:00Z")).await;
     let z = zaragoza(&app).await;
-    let marta = &z.marta.1;
-    let c = customer(&app, marta, "Ana Royo", "Europe/Madrid").await;
+    let marta = &z.marta.token;
+    let c = customer(&app, marta, "Ana Royo", "Europe/Madrid").await.id;
     let body = json!({ "customer_id": c, "kind": "callback", "title": "Te llamo", "due_local": "2026-03-17T10:00" });
     let send = |body: serde_json::Value| {
         app.client

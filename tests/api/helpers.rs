@@ -34,15 +34,15 @@ pub struct TestApp {
     pub sender: tendero::channels::sender::Sender,
     settings: Settings,
     _dir: TempDir,
-    _database: Option<tendero::db::ScratchDatabase>,
+    _database: Option<crate::support::ScratchDatabase>,
 }
 
 /// Creates a fresh database, dropped with the value, on the server `TEST_DATABASE_URL` points at, if it is set.
-pub fn postgres_from_env() -> Option<tendero::db::ScratchDatabase> {
+pub fn postgres_from_env() -> Option<crate::support::ScratchDatabase> {
     let server = std::env::var("TEST_DATABASE_URL").ok().filter(|u| u.starts_with("postgres"))?;
     let name = format!("tendero_test_{}", tendero::clock::new_id("db").to_lowercase().replace('-', "_"));
     Some(
-        tendero::db::ScratchDatabase::create(&server, &name)
+        crate::support::ScratchDatabase::create(&server, &name)
             .unwrap_or_else(|e| panic!("TEST_DATABASE_URL is set but the test database could not be made: {e}")),
     )
 }
@@ -206,8 +206,8 @@ impl TestApp {
         self.created("/api/v1/teams", &self.admin, json!({ "name": name })).await["id"].as_str().unwrap().to_string()
     }
 
-    /// Creates an agent and returns (id, token).
-    pub async fn agent(&self, name: &str, role: &str, team: Option<&str>, zone: &str, shift: &str) -> (String, String) {
+    /// Creates an agent with an API token.
+    pub async fn agent(&self, name: &str, role: &str, team: Option<&str>, zone: &str, shift: &str) -> Agent {
         let email = format!("{}@tendero.test", name.to_lowercase().replace(' ', "."));
         let agent = self
             .created(
@@ -218,7 +218,7 @@ impl TestApp {
             .await;
         let id = agent["id"].as_str().unwrap().to_string();
         let token = self.created(&format!("/api/v1/agents/{id}/tokens"), &self.admin, json!({ "name": "test" })).await;
-        (id, token["token"].as_str().unwrap().to_string())
+        Agent { id, token: token["token"].as_str().unwrap().to_string(), name: name.to_string() }
     }
 }
 
@@ -230,14 +230,53 @@ async fn read(response: reqwest::Response) -> Answer {
     Answer { status, headers, body }
 }
 
+/// An agent as the tests meet them: who they are and the token they call the API with.
+#[derive(Clone, Debug)]
+pub struct Agent {
+    pub id: String,
+    pub token: String,
+    pub name: String,
+}
+
+/// A customer made over the API, with the zone their wall clock is in.
+#[derive(Clone, Debug)]
+pub struct Customer {
+    pub id: String,
+    pub name: String,
+    pub zone: String,
+}
+
+/// Whatever carries a bearer token: a bare token, or an actor.
+pub trait Bearer {
+    fn token(&self) -> &str;
+}
+
+impl Bearer for str {
+    fn token(&self) -> &str {
+        self
+    }
+}
+
+impl Bearer for String {
+    fn token(&self) -> &str {
+        self
+    }
+}
+
+impl Bearer for Agent {
+    fn token(&self) -> &str {
+        &self.token
+    }
+}
+
 /// The Zaragoza team as in the seed stories: a manager, two agents in Madrid, one in the Canaries, and a second
 /// team with one agent (for "other team" checks).
 pub struct Zaragoza {
-    pub manager: (String, String),
-    pub marta: (String, String),
-    pub jorge: (String, String),
-    pub ayoze: (String, String),
-    pub outsider: (String, String),
+    pub manager: Agent,
+    pub marta: Agent,
+    pub jorge: Agent,
+    pub ayoze: Agent,
+    pub outsider: Agent,
 }
 
 /// Creates the Zaragoza team.
@@ -254,17 +293,16 @@ pub async fn zaragoza(app: &TestApp) -> Zaragoza {
     }
 }
 
-/// Creates a customer as `token` and returns its id.
-pub async fn customer(app: &TestApp, token: &str, name: &str, zone: &str) -> String {
-    app.created(
-        "/api/v1/customers",
-        token,
-        json!({ "name": name, "time_zone": zone, "locale": "es-ES", "phone": "+34 976 555 000", "region": "ES" }),
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
+/// Creates a customer as `by` (an agent, or a bare token).
+pub async fn customer(app: &TestApp, by: &(impl Bearer + ?Sized), name: &str, zone: &str) -> Customer {
+    let made = app
+        .created(
+            "/api/v1/customers",
+            by.token(),
+            json!({ "name": name, "time_zone": zone, "locale": "es-ES", "phone": "+34 976 555 000", "region": "ES" }),
+        )
+        .await;
+    Customer { id: made["id"].as_str().unwrap().to_string(), name: name.to_string(), zone: zone.to_string() }
 }
 
 /// Parses an RFC 3339 instant.
@@ -299,5 +337,212 @@ impl TestApp {
         use diesel::prelude::*;
         use tendero::db::schema::promise_events;
         self.db.read_blocking(|conn| Ok(promise_events::table.count().get_result::<i64>(conn)?)).expect("count")
+    }
+}
+
+/// Parses a wall time (`YYYY-MM-DD HH:MM`, or with `:SS`) in the IANA zone `zone`; panics when that wall time
+/// does not happen there (the clocks jump over it) or happens twice (they fall back over it), since a test that
+/// names it has a mistake in its story.
+pub fn local(zone: &str, wall: &str) -> DateTime<Utc> {
+    use chrono::{LocalResult, NaiveDateTime, TimeZone};
+    let tz: chrono_tz::Tz = zone.parse().unwrap_or_else(|_| panic!("`{zone}` is not an IANA time zone"));
+    let naive = NaiveDateTime::parse_from_str(wall, "%Y-%m-%d %H:%M")
+        .or_else(|_| NaiveDateTime::parse_from_str(wall, "%Y-%m-%d %H:%M:%S"))
+        .unwrap_or_else(|_| panic!("`{wall}` is not a wall time like 2026-03-17 10:50"));
+    match tz.from_local_datetime(&naive) {
+        LocalResult::Single(instant) => instant.with_timezone(&Utc),
+        LocalResult::None => panic!("{wall} does not exist in {zone}: the clocks jump over it"),
+        LocalResult::Ambiguous(first, second) => {
+            panic!("{wall} happens twice in {zone} ({first} and {second}): name the instant with app.at(rfc3339)")
+        }
+    }
+}
+
+impl TestApp {
+    /// Moves the clock to `wall` in `zone` (see [`local`]) and fires what is due; returns how many prompts were
+    /// created.
+    pub async fn at_local(&self, zone: &str, wall: &str) -> usize {
+        self.set_local(zone, wall);
+        self.run_scheduler().await
+    }
+
+    /// Moves the clock to `wall` in `zone` without firing anything.
+    pub fn set_local(&self, zone: &str, wall: &str) {
+        self.clock.set(local(zone, wall));
+    }
+}
+
+/// What names a promise in a request: its id, or the promise as an answer carried it.
+pub trait PromiseRef {
+    fn promise_id(&self) -> String;
+}
+
+impl PromiseRef for str {
+    fn promise_id(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl PromiseRef for String {
+    fn promise_id(&self) -> String {
+        self.clone()
+    }
+}
+
+impl PromiseRef for Value {
+    fn promise_id(&self) -> String {
+        self["id"].as_str().unwrap_or_else(|| panic!("not a promise: {self}")).to_string()
+    }
+}
+
+/// One request an actor makes. Awaited, it insists on a 2xx and gives the body; `.answer()` gives the whole
+/// answer, for the refusals a story expects; `.with(fields)` adds or replaces fields of the body.
+#[must_use = "a request does nothing until it is awaited"]
+pub struct Request<'a> {
+    app: &'a TestApp,
+    token: String,
+    method: reqwest::Method,
+    path: String,
+    body: Option<Value>,
+}
+
+impl<'a> Request<'a> {
+    fn new(app: &'a TestApp, by: &Agent, method: reqwest::Method, path: String, body: Option<Value>) -> Self {
+        Request { app, token: by.token.clone(), method, path, body }
+    }
+
+    /// Adds (or replaces) these fields of the JSON body.
+    pub fn with(mut self, fields: Value) -> Self {
+        let body = self.body.get_or_insert_with(|| json!({}));
+        for (key, value) in fields.as_object().expect("fields as a JSON object") {
+            body[key] = value.clone();
+        }
+        self
+    }
+
+    /// Sends it and returns the answer, whatever its status.
+    pub async fn answer(self) -> Answer {
+        self.app.send(self.method, &self.path, Some(&self.token), self.body.as_ref()).await
+    }
+}
+
+impl<'a> std::future::IntoFuture for Request<'a> {
+    type Output = Value;
+    type IntoFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Value> + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let (method, path) = (self.method.clone(), self.path.clone());
+            let answer = self.answer().await;
+            assert!(answer.status.is_success(), "{method} {path} answered {}: {}", answer.status, answer.body);
+            answer.body
+        })
+    }
+}
+
+/// Takes a wall time as the stories write it (`2026-03-17 10:00`) or as the API does (`2026-03-17T10:00`).
+fn due_local(wall: &str) -> String {
+    wall.replacen(' ', "T", 1)
+}
+
+/// The requests of the seed stories, named after what the agent does.
+impl Agent {
+    /// GET as this agent.
+    pub fn get<'a>(&self, app: &'a TestApp, path: &str) -> Request<'a> {
+        Request::new(app, self, reqwest::Method::GET, path.to_string(), None)
+    }
+
+    /// POST JSON as this agent.
+    pub fn post<'a>(&self, app: &'a TestApp, path: &str, body: Value) -> Request<'a> {
+        Request::new(app, self, reqwest::Method::POST, path.to_string(), Some(body))
+    }
+
+    /// "I'll call you back at `due`" (the customer's wall time).
+    pub fn promises_callback<'a>(&self, app: &'a TestApp, to: &Customer, title: &str, due: &str) -> Request<'a> {
+        let body = json!({ "customer_id": to.id, "kind": "callback", "title": title, "due_local": due_local(due) });
+        self.post(app, "/api/v1/promises", body)
+    }
+
+    /// "It will be done within `within`" (an ISO 8601 duration such as `P15D`).
+    pub fn promises_deadline<'a>(&self, app: &'a TestApp, to: &Customer, title: &str, within: &str) -> Request<'a> {
+        let body = json!({ "customer_id": to.id, "kind": "deadline", "title": title, "within": within });
+        self.post(app, "/api/v1/promises", body)
+    }
+
+    /// "I'll update you every ..." on the cron schedule `cron`, in the customer's zone.
+    pub fn promises_updates<'a>(&self, app: &'a TestApp, to: &Customer, title: &str, cron: &str) -> Request<'a> {
+        let body = json!({ "customer_id": to.id, "kind": "update", "title": title, "recurrence": { "cron": cron } });
+        self.post(app, "/api/v1/promises", body)
+    }
+
+    /// Marks the promise kept, with a note.
+    pub fn keeps<'a>(&self, app: &'a TestApp, promise: &(impl PromiseRef + ?Sized), note: &str) -> Request<'a> {
+        let path = format!("/api/v1/promises/{}/keep", promise.promise_id());
+        self.post(app, &path, json!({ "note": note }))
+    }
+
+    /// Moves the promise to `to` (the customer's wall time); `initiated_by` is `customer` or `agent`.
+    pub fn reschedules<'a>(
+        &self,
+        app: &'a TestApp,
+        promise: &(impl PromiseRef + ?Sized),
+        to: &str,
+        initiated_by: &str,
+        reason: &str,
+    ) -> Request<'a> {
+        let path = format!("/api/v1/promises/{}/reschedule", promise.promise_id());
+        self.post(app, &path, json!({ "due_local": due_local(to), "reason": reason, "initiated_by": initiated_by }))
+    }
+
+    /// Cancels the promise; `initiated_by` is `customer` or `agent` (who cancels alone breaks it).
+    pub fn cancels<'a>(
+        &self,
+        app: &'a TestApp,
+        promise: &(impl PromiseRef + ?Sized),
+        initiated_by: &str,
+        reason: &str,
+    ) -> Request<'a> {
+        let path = format!("/api/v1/promises/{}/cancel", promise.promise_id());
+        self.post(app, &path, json!({ "reason": reason, "initiated_by": initiated_by }))
+    }
+
+    /// Hands the promise over to a colleague, with a note for them.
+    pub fn hands_over<'a>(
+        &self,
+        app: &'a TestApp,
+        promise: &(impl PromiseRef + ?Sized),
+        to: &Agent,
+        note: &str,
+    ) -> Request<'a> {
+        let path = format!("/api/v1/promises/{}/handover", promise.promise_id());
+        self.post(app, &path, json!({ "to_agent_id": to.id, "note": note }))
+    }
+
+    /// Logs a phone call this agent made to the customer; `outcome` is `reached`, `no_answer`, ...
+    pub fn logs_call<'a>(&self, app: &'a TestApp, to: &Customer, outcome: &str, summary: &str) -> Request<'a> {
+        let body = json!({ "channel": "phone", "direction": "outbound", "outcome": outcome, "summary": summary });
+        self.post(app, &format!("/api/v1/customers/{}/interactions", to.id), body)
+    }
+
+    /// Logs a contact the customer started on `channel`: a call answered (`reached`), or a written message.
+    pub fn hears_from<'a>(&self, app: &'a TestApp, from: &Customer, channel: &str, summary: &str) -> Request<'a> {
+        let outcome = if channel == "phone" { "reached" } else { "other" };
+        let body = json!({ "channel": channel, "direction": "inbound", "outcome": outcome, "summary": summary });
+        self.post(app, &format!("/api/v1/customers/{}/interactions", from.id), body)
+    }
+
+    /// The promise with its ledger.
+    pub fn reads_promise<'a>(&self, app: &'a TestApp, promise: &(impl PromiseRef + ?Sized)) -> Request<'a> {
+        self.get(app, &format!("/api/v1/promises/{}", promise.promise_id()))
+    }
+
+    /// The brief to read before calling the customer.
+    pub fn brief<'a>(&self, app: &'a TestApp, about: &Customer) -> Request<'a> {
+        self.get(app, &format!("/api/v1/customers/{}/brief", about.id))
+    }
+
+    /// This agent's agenda for today (in their zone).
+    pub fn agenda<'a>(&self, app: &'a TestApp) -> Request<'a> {
+        self.get(app, "/api/v1/agents/me/agenda")
     }
 }

@@ -10,5 +10,8 @@ mod lifecycle;
 mod metrics;
 mod roles;
 mod scheduler;
+mod snapshots;
 mod stories;
+#[path = "../support/mod.rs"]
+mod support;
 mod tzdata;

@@ -222,11 +222,11 @@ struct Dataset {
 /// until the same instant, then WEST (+1); New York EDT (-4) since 14 March.
 async fn dataset(app: &TestApp) -> Dataset {
     let z = zaragoza(app).await;
-    let (marta, jorge, ayoze) = (z.marta.1.as_str(), z.jorge.1.as_str(), z.ayoze.1.as_str());
-    let ana = customer(app, marta, "Ana Royo", "Europe/Madrid").await;
-    let victor = customer(app, jorge, "Víctor Lanuza", "Europe/Madrid").await;
-    let dana = customer(app, marta, "Dana Whitfield", "America/New_York").await;
-    let carmen = customer(app, ayoze, "Carmen Déniz", "Atlantic/Canary").await;
+    let (marta, jorge, ayoze) = (z.marta.token.as_str(), z.jorge.token.as_str(), z.ayoze.token.as_str());
+    let ana = customer(app, marta, "Ana Royo", "Europe/Madrid").await.id;
+    let victor = customer(app, jorge, "Víctor Lanuza", "Europe/Madrid").await.id;
+    let dana = customer(app, marta, "Dana Whitfield", "America/New_York").await.id;
+    let carmen = customer(app, ayoze, "Carmen Déniz", "Atlantic/Canary").await.id;
     let make = |token: &'static str, body: Value| {
         let token = match token {
             "marta" => marta,
@@ -301,9 +301,9 @@ async fn dataset(app: &TestApp) -> Dataset {
     let p15 = id(&p15);
     // Ayoze is away on Wednesday 17 March; Marta stands in.
     app.created(
-        &format!("/api/v1/agents/{}/absences", z.ayoze.0),
+        &format!("/api/v1/agents/{}/absences", z.ayoze.id),
         ayoze,
-        json!({ "starts_at": "2027-03-17T00:00:00Z", "ends_at": "2027-03-18T00:00:00Z", "stand_in_agent_id": z.marta.0,
+        json!({ "starts_at": "2027-03-17T00:00:00Z", "ends_at": "2027-03-18T00:00:00Z", "stand_in_agent_id": z.marta.id,
                 "note": "Training" }),
     )
     .await;
@@ -425,7 +425,7 @@ async fn dataset(app: &TestApp) -> Dataset {
     app.created(
         &format!("/api/v1/promises/{p12}/handover"),
         marta,
-        json!({ "to_agent_id": z.jorge.0, "note": "Dana prefers English" }),
+        json!({ "to_agent_id": z.jorge.id, "note": "Dana prefers English" }),
     )
     .await;
     app.at("2027-03-25T15:01:00Z").await;
@@ -488,7 +488,7 @@ async fn dataset(app: &TestApp) -> Dataset {
 async fn metrics_on_a_fixed_dataset_match_hand_computed_numbers() {
     let app = spawn_app_at(at("2027-03-12T12:00:00Z")).await;
     let Dataset { z } = dataset(&app).await;
-    let manager = z.manager.1.as_str();
+    let manager = z.manager.token.as_str();
     let period = "from=2027-03-15&to=2027-03-29";
 
     // Totals: kept_on_time = P1, P10.1, P3, P4, P6, P12, P11 = 7; kept_late = P2, P10.3, P5, P13 = 4;
@@ -515,7 +515,7 @@ async fn metrics_on_a_fixed_dataset_match_hand_computed_numbers() {
     // due = 4 + 1 + 1 = 6; keep_rate = 4 / (6 - 1) = 0.8; p50 = p90 = 40.
     // Renegotiated by the customer: P4. Hand-overs: P12 (hers until she handed it over).
     // Contacts with Ana and Dana: 6 (two by Jorge), 4 by Marta: 4/6.
-    let marta = row(&by_agent, "agent_id", &z.marta.0);
+    let marta = row(&by_agent, "agent_id", &z.marta.id);
     assert_eq!(marta["agent_name"], "Marta Gil");
     assert_figures(
         marta,
@@ -532,7 +532,7 @@ async fn metrics_on_a_fixed_dataset_match_hand_computed_numbers() {
     // Lateness 20, 40, 185: p50 rank ceil(1.5) = 2 -> 40; p90 rank ceil(2.7) = 3 -> 185.
     // Renegotiated by the agent: P5. Contacts with Víctor: 5, 4 by Jorge (Marta's attempt is not): 4/5.
     assert_figures(
-        row(&by_agent, "agent_id", &z.jorge.0),
+        row(&by_agent, "agent_id", &z.jorge.id),
         json!({
             "due": 8, "pending": 0, "kept_on_time": 2, "kept_late": 3, "missed_open": 1, "broken": 2, "cancelled": 0,
             "renegotiated_by_customer": 0, "renegotiated_by_agent": 1, "handovers": 0,
@@ -544,7 +544,7 @@ async fn metrics_on_a_fixed_dataset_match_hand_computed_numbers() {
     // Ayoze: P3 kept on time (by his stand-in), P9 broken: due 2, keep_rate 1/2, no late keeps.
     // One hand-over (P3 routed to Marta). Contacts with Carmen: 1, by Marta: continuity 0.
     assert_figures(
-        row(&by_agent, "agent_id", &z.ayoze.0),
+        row(&by_agent, "agent_id", &z.ayoze.id),
         json!({
             "due": 2, "pending": 0, "kept_on_time": 1, "kept_late": 0, "missed_open": 0, "broken": 1, "cancelled": 0,
             "renegotiated_by_customer": 0, "renegotiated_by_agent": 0, "handovers": 1,
@@ -651,7 +651,7 @@ async fn metrics_on_a_fixed_dataset_match_hand_computed_numbers() {
         }),
         "Sunday 28 March",
     );
-    assert_eq!(row(&sunday, "agent_id", &z.marta.0)["kept_on_time"], 1, "P11, due in the DST gap, is on the 28th");
+    assert_eq!(row(&sunday, "agent_id", &z.marta.id)["kept_on_time"], 1, "P11, due in the DST gap, is on the 28th");
     // The UTC date of P13 and of Dana's call (the 29th) holds nothing. Not grouped, the one row is the whole
     // selection, like the totals.
     let monday = report_and_csv_agree(&app, manager, "from=2027-03-29&to=2027-03-30", &[]).await;
@@ -682,7 +682,7 @@ async fn metrics_on_a_fixed_dataset_match_hand_computed_numbers() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|r| r["agent_id"] == z.jorge.0.as_str() && r["week"] == "2027-W11")
+        .filter(|r| r["agent_id"] == z.jorge.id.as_str() && r["week"] == "2027-W11")
         .collect();
     assert_eq!(jorge_w11.len(), 1);
     let j = jorge_w11[0];
@@ -698,10 +698,10 @@ async fn metrics_on_a_fixed_dataset_match_hand_computed_numbers() {
 async fn metrics_are_scoped_by_role_and_bad_queries_name_the_field() {
     let app = spawn_app_at(at("2027-03-15T08:00:00Z")).await;
     let z = zaragoza(&app).await;
-    let (marta, jorge, outsider) = (z.marta.1.as_str(), z.jorge.1.as_str(), z.outsider.1.as_str());
-    let ana = customer(&app, marta, "Ana Royo", "Europe/Madrid").await;
-    let victor = customer(&app, jorge, "Víctor Lanuza", "Europe/Madrid").await;
-    let amparo = customer(&app, outsider, "Amparo Llorens", "Europe/Madrid").await;
+    let (marta, jorge, outsider) = (z.marta.token.as_str(), z.jorge.token.as_str(), z.outsider.token.as_str());
+    let ana = customer(&app, marta, "Ana Royo", "Europe/Madrid").await.id;
+    let victor = customer(&app, jorge, "Víctor Lanuza", "Europe/Madrid").await.id;
+    let amparo = customer(&app, outsider, "Amparo Llorens", "Europe/Madrid").await.id;
     let callback =
         |c: &str, due: &str| json!({ "customer_id": c, "kind": "callback", "title": "Te llamo", "due_local": due });
     // Marta: a callback kept on time. Jorge: one never attempted (missed at 11:15 UTC). Vicente (Valencia): one
@@ -722,7 +722,7 @@ async fn metrics_are_scoped_by_role_and_bad_queries_name_the_field() {
 
     // Marta sees herself only: one callback, kept on time, one contact by her.
     let mine = report(&app, marta, &format!("{q}&group_by=agent")).await;
-    assert_eq!(agents_of(&mine), BTreeSet::from([z.marta.0.clone()]));
+    assert_eq!(agents_of(&mine), BTreeSet::from([z.marta.id.clone()]));
     assert_figures(
         &mine["totals"],
         json!({
@@ -734,37 +734,37 @@ async fn metrics_are_scoped_by_role_and_bad_queries_name_the_field() {
         "Marta's own",
     );
     assert_eq!(report(&app, marta, &format!("{q}&agent=me")).await["totals"], mine["totals"]);
-    assert_eq!(report(&app, marta, &format!("{q}&agent={}", z.marta.0)).await["totals"], mine["totals"]);
-    app.get(&format!("/api/v1/metrics/promises?{q}&agent={}", z.jorge.0), marta).await.assert_problem(403);
-    app.get(&format!("/api/v1/metrics/promises?{q}&agent={}", z.outsider.0), marta).await.assert_problem(403);
+    assert_eq!(report(&app, marta, &format!("{q}&agent={}", z.marta.id)).await["totals"], mine["totals"]);
+    app.get(&format!("/api/v1/metrics/promises?{q}&agent={}", z.jorge.id), marta).await.assert_problem(403);
+    app.get(&format!("/api/v1/metrics/promises?{q}&agent={}", z.outsider.id), marta).await.assert_problem(403);
     // Vicente sees his late keep only: 30 minutes after 11:00 UTC is 30 minutes late.
     let his = report(&app, outsider, q).await;
     assert_eq!((his["totals"]["due"].as_i64(), his["totals"]["kept_late"].as_i64()), (Some(1), Some(1)));
     assert_eq!(his["totals"]["lateness_p50_minutes"], 30);
 
     // The manager sees Zaragoza: Marta and Jorge, due 2 (one kept, one missed): keep_rate 1/2.
-    let team = report(&app, &z.manager.1, &format!("{q}&group_by=agent")).await;
-    assert_eq!(agents_of(&team), BTreeSet::from([z.marta.0.clone(), z.jorge.0.clone()]));
+    let team = report(&app, &z.manager.token, &format!("{q}&group_by=agent")).await;
+    assert_eq!(agents_of(&team), BTreeSet::from([z.marta.id.clone(), z.jorge.id.clone()]));
     assert_eq!((team["totals"]["due"].as_i64(), team["totals"]["missed_open"].as_i64()), (Some(2), Some(1)));
     assert_eq!(team["totals"]["keep_rate"], 0.5);
-    let jorge_only = report(&app, &z.manager.1, &format!("{q}&agent={}", z.jorge.0)).await;
+    let jorge_only = report(&app, &z.manager.token, &format!("{q}&agent={}", z.jorge.id)).await;
     assert_eq!(
         (jorge_only["totals"]["due"].as_i64(), jorge_only["totals"]["missed_open"].as_i64()),
         (Some(1), Some(1))
     );
-    assert_eq!(report(&app, &z.manager.1, &format!("{q}&team={zaragoza_team}")).await["totals"], team["totals"]);
-    app.get(&format!("/api/v1/metrics/promises?{q}&team={valencia_team}"), &z.manager.1).await.assert_problem(403);
+    assert_eq!(report(&app, &z.manager.token, &format!("{q}&team={zaragoza_team}")).await["totals"], team["totals"]);
+    app.get(&format!("/api/v1/metrics/promises?{q}&team={valencia_team}"), &z.manager.token).await.assert_problem(403);
     // A manager asking for an agent of another team gets nothing of theirs.
-    let other = report(&app, &z.manager.1, &format!("{q}&agent={}", z.outsider.0)).await;
+    let other = report(&app, &z.manager.token, &format!("{q}&agent={}", z.outsider.id)).await;
     assert_eq!(other["totals"]["due"], 0);
 
     // A manager outside any team sees no team's figures (only their own, and they have none).
-    let (_, teamless) = app.agent("Nadia Roca", "manager", None, "Europe/Madrid", "mon-fri 09:00-17:00").await;
+    let teamless = app.agent("Nadia Roca", "manager", None, "Europe/Madrid", "mon-fri 09:00-17:00").await.token;
     let nothing = report(&app, &teamless, &format!("{q}&group_by=agent")).await;
     assert_eq!((nothing["rows"].clone(), nothing["totals"]["due"].as_i64()), (json!([]), Some(0)), "{nothing}");
     assert_eq!(nothing["totals"]["outbound_contacts"], 0);
     app.get(&format!("/api/v1/metrics/promises?{q}&team={zaragoza_team}"), &teamless).await.assert_problem(403);
-    app.get(&format!("/api/v1/metrics/promises?{q}&agent={}", z.marta.0), &teamless).await.assert_problem(403);
+    app.get(&format!("/api/v1/metrics/promises?{q}&agent={}", z.marta.id), &teamless).await.assert_problem(403);
 
     // The admin sees both teams: due 3, kept on time 1, late 1, missed 1.
     let all = report(&app, &app.admin, &format!("{q}&group_by=team")).await;
@@ -790,7 +790,7 @@ async fn metrics_are_scoped_by_role_and_bad_queries_name_the_field() {
         ("from=2027-03-15&to=2027-03-16&kind=fax", "kind", "unknown_kind"),
     ];
     for (query, field, code) in bad {
-        for token in [marta, z.manager.1.as_str(), app.admin.as_str()] {
+        for token in [marta, z.manager.token.as_str(), app.admin.as_str()] {
             let answer = app.get(&format!("/api/v1/metrics/promises?{query}"), token).await;
             answer.assert_problem(422);
             assert_eq!(answer.error_fields(), [(field.to_string(), code.to_string())], "{query}: {}", answer.body);
@@ -819,8 +819,8 @@ async fn prometheus_output_parses_and_matches_the_rollups() {
     let zaragoza_team = team_id(&app, "Zaragoza").await;
     // Three reports, so the histogram of this route holds exactly three requests answered 200.
     let by_team_kind = report(&app, &app.admin, "from=2027-01-01&to=2028-01-01&group_by=team,kind").await;
-    report(&app, &z.manager.1, "from=2027-03-15&to=2027-03-29").await;
-    report(&app, &z.marta.1, "from=2027-03-15&to=2027-03-29").await;
+    report(&app, &z.manager.token, "from=2027-03-15&to=2027-03-29").await;
+    report(&app, &z.marta.token, "from=2027-03-15&to=2027-03-29").await;
 
     let response = app.client.get(format!("{}/metrics", app.address)).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 200);
@@ -1041,9 +1041,9 @@ async fn rollups_equal_a_full_recomputation_after_random_operations() {
     ];
     let mut customers = Vec::new();
     for (n, zone) in zones.into_iter().enumerate() {
-        let by = &agents[1 + n % 3].1;
+        let by = &agents[1 + n % 3].token;
         customers.push(RandomCustomer {
-            id: customer(&app, by, &format!("Cliente {n}"), zone).await,
+            id: customer(&app, by, &format!("Cliente {n}"), zone).await.id,
             zone,
             owner: None,
             interactions: Vec::new(),
@@ -1060,7 +1060,7 @@ async fn rollups_equal_a_full_recomputation_after_random_operations() {
     let update = app
         .created(
             "/api/v1/promises",
-            &agents[2].1,
+            &agents[2].token,
             json!({ "customer_id": customers[0].id, "kind": "update", "title": "Cada mañana",
                     "recurrence": { "cron": "0 10 * * *", "until": "2027-03-29T12:00:00Z" } }),
         )
@@ -1070,7 +1070,7 @@ async fn rollups_equal_a_full_recomputation_after_random_operations() {
     let gap = app
         .created(
             "/api/v1/promises",
-            &agents[1].1,
+            &agents[1].token,
             json!({ "customer_id": customers[3].id, "kind": "callback", "title": "De madrugada",
                     "due_local": "2027-03-28T01:30", "customer_requested": true }),
         )
@@ -1083,7 +1083,7 @@ async fn rollups_equal_a_full_recomputation_after_random_operations() {
     let late = app
         .created(
             "/api/v1/promises",
-            &agents[1].1,
+            &agents[1].token,
             json!({ "customer_id": customers[1].id, "kind": "callback", "title": "A las 11", "due_local": "2027-03-24T11:00" }),
         )
         .await;
@@ -1092,7 +1092,7 @@ async fn rollups_equal_a_full_recomputation_after_random_operations() {
         promises.push(RandomPromise { id: promise["id"].as_str().unwrap().to_string(), customer, owner });
     }
     app.at("2027-03-24T09:05:00Z").await;
-    let kept = contact(&app, &agents[2].1, &customers[0].id, "outbound", update["id"].as_str()).await;
+    let kept = contact(&app, &agents[2].token, &customers[0].id, "outbound", update["id"].as_str()).await;
     assert_eq!(kept["promise"]["due_at"], "2027-03-25T09:00:00Z", "the next occurrence");
     // The contacts the continuity figures must count: (outbound with an owned customer, of those by the owner).
     let mut contacts = (1, 1);
@@ -1100,14 +1100,14 @@ async fn rollups_equal_a_full_recomputation_after_random_operations() {
     app.at("2027-03-24T10:30:00Z").await;
     app.created(
         &format!("/api/v1/promises/{}/reschedule", late["id"].as_str().unwrap()),
-        &agents[1].1,
+        &agents[1].token,
         json!({ "due_local": "2027-03-24T15:00", "reason": "Later today", "initiated_by": "agent" }),
     )
     .await;
     app.created(
         &format!("/api/v1/promises/{}/handover", gap["id"].as_str().unwrap()),
-        &agents[1].1,
-        json!({ "to_agent_id": agents[2].0, "note": "I am off on Sunday" }),
+        &agents[1].token,
+        json!({ "to_agent_id": agents[2].id, "note": "I am off on Sunday" }),
     )
     .await;
     promises[1].owner = 2;
@@ -1120,7 +1120,7 @@ async fn rollups_equal_a_full_recomputation_after_random_operations() {
             let owner = 1 + rng.below(3) as usize;
             let caller = if rng.chance(20) { 0 } else { owner };
             let mut body = json!({ "customer_id": customers[c].id, "title": format!("Promesa {op}"),
-                                   "owner_agent_id": agents[owner].0 });
+                                   "owner_agent_id": agents[owner].id });
             match rng.below(5) {
                 0 | 1 => {
                     body["kind"] = json!("callback");
@@ -1148,7 +1148,7 @@ async fn rollups_equal_a_full_recomputation_after_random_operations() {
                     body["customer_requested"] = json!(true);
                 }
             }
-            let answer = app.post("/api/v1/promises", &agents[caller].1, body.clone()).await;
+            let answer = app.post("/api/v1/promises", &agents[caller].token, body.clone()).await;
             if answer.status.is_success() {
                 promises.push(RandomPromise {
                     id: answer.body["id"].as_str().unwrap().to_string(),
@@ -1175,7 +1175,7 @@ async fn rollups_equal_a_full_recomputation_after_random_operations() {
                 body["customer_requested"] = json!(requested);
             }
             let answer = app
-                .post(&format!("/api/v1/promises/{}/reschedule", promises[p].id), &agents[caller].1, body.clone())
+                .post(&format!("/api/v1/promises/{}/reschedule", promises[p].id), &agents[caller].token, body.clone())
                 .await;
             (format!("reschedule {} {body}", promises[p].id), answer)
         } else if roll < 37 && !promises.is_empty() {
@@ -1186,23 +1186,25 @@ async fn rollups_equal_a_full_recomputation_after_random_operations() {
             if !evidence.is_empty() && rng.chance(30) {
                 body["interaction_id"] = json!(rng.pick(evidence));
             }
-            let answer =
-                app.post(&format!("/api/v1/promises/{}/keep", promises[p].id), &agents[caller].1, body.clone()).await;
+            let answer = app
+                .post(&format!("/api/v1/promises/{}/keep", promises[p].id), &agents[caller].token, body.clone())
+                .await;
             (format!("keep {} {body}", promises[p].id), answer)
         } else if roll < 42 && !promises.is_empty() {
             let p = rng.recent(promises.len());
             let caller = if rng.chance(20) { 0 } else { promises[p].owner };
             let body = json!({ "reason": "random", "initiated_by": rng.pick(&["customer", "agent"]) });
-            let answer =
-                app.post(&format!("/api/v1/promises/{}/cancel", promises[p].id), &agents[caller].1, body.clone()).await;
+            let answer = app
+                .post(&format!("/api/v1/promises/{}/cancel", promises[p].id), &agents[caller].token, body.clone())
+                .await;
             (format!("cancel {} {body}", promises[p].id), answer)
         } else if roll < 48 && !promises.is_empty() {
             let p = rng.recent(promises.len());
             let caller = if rng.chance(20) { 0 } else { promises[p].owner };
             let to = 1 + rng.below(3) as usize;
-            let body = json!({ "to_agent_id": agents[to].0, "note": "cover for me" });
+            let body = json!({ "to_agent_id": agents[to].id, "note": "cover for me" });
             let answer = app
-                .post(&format!("/api/v1/promises/{}/handover", promises[p].id), &agents[caller].1, body.clone())
+                .post(&format!("/api/v1/promises/{}/handover", promises[p].id), &agents[caller].token, body.clone())
                 .await;
             if answer.status.is_success() {
                 promises[p].owner = to;
@@ -1237,7 +1239,11 @@ async fn rollups_equal_a_full_recomputation_after_random_operations() {
                                "outcome": rng.pick(&["reached", "no_answer"]), "summary": "random",
                                "occurred_at": occurred.format("%Y-%m-%dT%H:%M:%SZ").to_string(), "promise_id": promise });
             let answer = app
-                .post(&format!("/api/v1/customers/{}/interactions", customers[c].id), &agents[caller].1, body.clone())
+                .post(
+                    &format!("/api/v1/customers/{}/interactions", customers[c].id),
+                    &agents[caller].token,
+                    body.clone(),
+                )
                 .await;
             if answer.status.is_success() {
                 customers[c].interactions.push(answer.body["interaction"]["id"].as_str().unwrap().to_string());
@@ -1252,12 +1258,13 @@ async fn rollups_equal_a_full_recomputation_after_random_operations() {
             let a = 1 + rng.below(3) as usize;
             let starts = now + Duration::minutes(rng.below(36 * 60) as i64 - 120);
             let ends = starts + Duration::minutes(30 + rng.below(48 * 60) as i64);
-            let stand_in = rng.chance(70).then(|| agents[1 + (a % 3)].0.clone());
+            let stand_in = rng.chance(70).then(|| agents[1 + (a % 3)].id.clone());
             let body = json!({ "starts_at": starts.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
                                "ends_at": ends.format("%Y-%m-%dT%H:%M:%SZ").to_string(), "stand_in_agent_id": stand_in });
             let caller = if rng.chance(30) { 0 } else { a };
-            let answer =
-                app.post(&format!("/api/v1/agents/{}/absences", agents[a].0), &agents[caller].1, body.clone()).await;
+            let answer = app
+                .post(&format!("/api/v1/agents/{}/absences", agents[a].id), &agents[caller].token, body.clone())
+                .await;
             (format!("absence of {a} {body}"), answer)
         } else if roll < 81 {
             // The customer gets another shopkeeper: later contacts count for the new one.
@@ -1266,8 +1273,8 @@ async fn rollups_equal_a_full_recomputation_after_random_operations() {
             let answer = app
                 .patch(
                     &format!("/api/v1/customers/{}", customers[c].id),
-                    &agents[0].1,
-                    json!({ "owner_agent_id": agents[owner].0 }),
+                    &agents[0].token,
+                    json!({ "owner_agent_id": agents[owner].id }),
                 )
                 .await;
             if answer.status.is_success() {

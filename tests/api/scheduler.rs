@@ -25,8 +25,8 @@ async fn inbox(app: &TestApp, token: &str) -> Vec<Value> {
 async fn callback_at_eleven_prompts_the_same_agent_at_ten_fifty_and_eleven_then_again_at_one() {
     let app = spawn_app_at(at("2026-03-16T09:00:00Z")).await;
     let z = zaragoza(&app).await;
-    let jorge = &z.jorge.1;
-    let victor = customer(&app, jorge, "Víctor Lanuza", "Europe/Madrid").await;
+    let jorge = &z.jorge.token;
+    let victor = customer(&app, jorge, "Víctor Lanuza", "Europe/Madrid").await.id;
     app.patch(&format!("/api/v1/customers/{victor}"), jorge, json!({ "facts": ["Does not want TV"] })).await;
     app.created(
         &format!("/api/v1/customers/{victor}/interactions"),
@@ -43,7 +43,7 @@ async fn callback_at_eleven_prompts_the_same_agent_at_ten_fifty_and_eleven_then_
     assert_eq!(app.at("2026-03-17T09:50:00Z").await, 1);
     let lead = &inbox(&app, jorge).await[0];
     assert_eq!(lead["purpose"], "lead");
-    assert_eq!(lead["agent_id"], json!(z.jorge.0));
+    assert_eq!(lead["agent_id"], json!(z.jorge.id));
     assert_eq!(lead["late_by_ms"], 0);
     let body = lead["body"].as_str().unwrap();
     assert!(body.contains("Recordatorio: en 10 min"), "{body}");
@@ -89,7 +89,7 @@ async fn callback_at_eleven_prompts_the_same_agent_at_ten_fifty_and_eleven_then_
     // The 13:00 callback is never attempted: escalated to the manager at 13:10, missed at 13:15, broken a day
     // later. The kept 11:00 one adds nothing.
     assert_eq!(app.at("2026-03-18T12:00:00Z").await, 1);
-    assert_eq!(inbox(&app, &z.manager.1).await[0]["promise_id"], again["id"]);
+    assert_eq!(inbox(&app, &z.manager.token).await[0]["promise_id"], again["id"]);
     let second = ledger(&app, again["id"].as_str().unwrap(), jorge).await;
     assert_eq!(kinds(&second), ["created", "reminded", "prompted", "escalated", "missed", "broken"]);
     assert_eq!(kinds(&ledger(&app, &id, jorge).await).len(), 5);
@@ -100,13 +100,13 @@ async fn callback_at_eleven_prompts_the_same_agent_at_ten_fifty_and_eleven_then_
 async fn twenty_minute_callback_made_at_18_28_fires_at_18_48() {
     let app = spawn_app_at(at("2026-03-16T17:28:00Z")).await;
     let z = zaragoza(&app).await;
-    let marta = &z.marta.1;
-    let c = customer(&app, marta, "Talleres Cuarte", "Europe/Madrid").await;
+    let marta = &z.marta.token;
+    let c = customer(&app, marta, "Talleres Cuarte", "Europe/Madrid").await.id;
     app.created("/api/v1/promises", marta, json!({ "customer_id": c, "kind": "callback", "title": "Te llamo en 20 minutos", "due_local": "2026-03-16T18:48" }))
         .await;
-    assert_eq!(app.at("2026-03-16T17:38:00Z").await, 1, "the lead reminder at 18:38");
-    assert_eq!(app.at("2026-03-16T17:47:59Z").await, 0);
-    assert_eq!(app.at("2026-03-16T17:48:00Z").await, 1);
+    assert_eq!(app.at_local("Europe/Madrid", "2026-03-16 18:38").await, 1, "the lead reminder at 18:38");
+    assert_eq!(app.at_local("Europe/Madrid", "2026-03-16 18:47:59").await, 0);
+    assert_eq!(app.at_local("Europe/Madrid", "2026-03-16 18:48").await, 1);
     let due = &inbox(&app, marta).await[0];
     assert_eq!(due["scheduled_for"], "2026-03-16T17:48:00Z");
     assert_eq!(due["fired_at"], "2026-03-16T17:48:00Z");
@@ -119,12 +119,12 @@ async fn twenty_minute_callback_made_at_18_28_fires_at_18_48() {
 async fn absent_owner_routes_the_prompt_to_the_stand_in_or_the_managers() {
     let app = spawn_app_at(at("2026-03-16T09:00:00Z")).await;
     let z = zaragoza(&app).await;
-    let ayoze = &z.ayoze.1;
-    let carmen = customer(&app, ayoze, "Carmen Déniz", "Atlantic/Canary").await;
+    let ayoze = &z.ayoze.token;
+    let carmen = customer(&app, ayoze, "Carmen Déniz", "Atlantic/Canary").await.id;
     app.created(
-        &format!("/api/v1/agents/{}/absences", z.ayoze.0),
+        &format!("/api/v1/agents/{}/absences", z.ayoze.id),
         ayoze,
-        json!({ "starts_at": "2026-03-17T00:00:00Z", "ends_at": "2026-03-18T00:00:00Z", "stand_in_agent_id": z.marta.0, "note": "Training in Madrid" }),
+        json!({ "starts_at": "2026-03-17T00:00:00Z", "ends_at": "2026-03-18T00:00:00Z", "stand_in_agent_id": z.marta.id, "note": "Training in Madrid" }),
     )
     .await;
     let p = app
@@ -132,7 +132,7 @@ async fn absent_owner_routes_the_prompt_to_the_stand_in_or_the_managers() {
         .await;
     assert_eq!(app.at("2026-03-17T10:00:00Z").await, 1);
     assert!(inbox(&app, ayoze).await.is_empty());
-    let prompt = &inbox(&app, &z.marta.1).await[0];
+    let prompt = &inbox(&app, &z.marta.token).await[0];
     let note = prompt["handover_note"].as_str().unwrap();
     // Marta reads Spanish: the note that travels with the hand-over is in her language, inside her card.
     assert_eq!(note, "Ayoze Medina está ausente (Training in Madrid); le sustituyes y esta promesa pasa a ti.");
@@ -140,13 +140,13 @@ async fn absent_owner_routes_the_prompt_to_the_stand_in_or_the_managers() {
     let events = ledger(&app, p["id"].as_str().unwrap(), ayoze).await;
     assert_eq!(kinds(&events), ["created", "handed_over", "prompted"]);
     assert_eq!(events[1]["data"]["routing"], true);
-    assert_eq!(events[2]["data"]["recipient"], json!(z.marta.0));
+    assert_eq!(events[2]["data"]["recipient"], json!(z.marta.id));
     // The stand-in's call keeps the promise: the recorded stand-in counts like the owner.
     app.clock.set(at("2026-03-17T10:03:00Z"));
     let kept = app
         .created(
             &format!("/api/v1/customers/{carmen}/interactions"),
-            &z.marta.1,
+            &z.marta.token,
             json!({ "channel": "phone", "direction": "outbound", "outcome": "reached", "summary": "Technician booked", "promise_id": p["id"] }),
         )
         .await;
@@ -155,7 +155,7 @@ async fn absent_owner_routes_the_prompt_to_the_stand_in_or_the_managers() {
     assert_eq!(events[3]["data"]["by_stand_in"], true);
 
     app.created(
-        &format!("/api/v1/agents/{}/absences", z.ayoze.0),
+        &format!("/api/v1/agents/{}/absences", z.ayoze.id),
         ayoze,
         json!({ "starts_at": "2026-03-19T00:00:00Z", "ends_at": "2026-03-20T00:00:00Z" }),
     )
@@ -163,7 +163,7 @@ async fn absent_owner_routes_the_prompt_to_the_stand_in_or_the_managers() {
     app.created("/api/v1/promises", ayoze, json!({ "customer_id": carmen, "kind": "callback", "title": "Te llamo el jueves", "due_local": "2026-03-19T10:00", "lead": [] }))
         .await;
     assert_eq!(app.at("2026-03-19T10:00:00Z").await, 1);
-    assert_eq!(inbox(&app, &z.manager.1).await[0]["purpose"], "due");
+    assert_eq!(inbox(&app, &z.manager.token).await[0]["purpose"], "due");
 }
 
 /// A weekly update at 11:00 Madrid keeps 11:00 local across the end of summer time.
@@ -171,8 +171,8 @@ async fn absent_owner_routes_the_prompt_to_the_stand_in_or_the_managers() {
 async fn weekly_update_fires_at_the_same_local_time_before_and_after_the_dst_change() {
     let app = spawn_app_at(at("2026-10-19T08:00:00Z")).await;
     let z = zaragoza(&app).await;
-    let marta = &z.marta.1;
-    let c = customer(&app, marta, "Talleres Cuarte", "Europe/Madrid").await;
+    let marta = &z.marta.token;
+    let c = customer(&app, marta, "Talleres Cuarte", "Europe/Madrid").await.id;
     let p = app
         .created(
             "/api/v1/promises",
@@ -203,8 +203,8 @@ async fn weekly_update_fires_at_the_same_local_time_before_and_after_the_dst_cha
 async fn the_last_missed_occurrence_of_an_update_is_recorded_once() {
     let app = spawn_app_at(at("2026-10-19T08:00:00Z")).await;
     let z = zaragoza(&app).await;
-    let marta = &z.marta.1;
-    let c = customer(&app, marta, "Talleres Cuarte", "Europe/Madrid").await;
+    let marta = &z.marta.token;
+    let c = customer(&app, marta, "Talleres Cuarte", "Europe/Madrid").await.id;
     let p = app
         .created(
             "/api/v1/promises",
@@ -230,8 +230,8 @@ async fn the_last_missed_occurrence_of_an_update_is_recorded_once() {
 async fn misfire_after_downtime_fires_once_marked_late_without_replaying_the_lead() {
     let app = spawn_app_at(at("2026-03-16T09:00:00Z")).await;
     let z = zaragoza(&app).await;
-    let marta = &z.marta.1;
-    let c = customer(&app, marta, "Pilar Ortega", "Europe/Madrid").await;
+    let marta = &z.marta.token;
+    let c = customer(&app, marta, "Pilar Ortega", "Europe/Madrid").await.id;
     let p = app
         .created("/api/v1/promises", marta, json!({ "customer_id": c, "kind": "callback", "title": "Te llamo a las 11", "due_local": "2026-03-16T11:00" }))
         .await;
@@ -255,9 +255,9 @@ async fn misfire_after_downtime_fires_once_marked_late_without_replaying_the_lea
 async fn a_busy_customers_card_lists_the_ten_soonest_other_promises_and_counts_the_rest() {
     let app = spawn_app_at(at("2026-03-16T09:00:00Z")).await;
     let z = zaragoza(&app).await;
-    let marta = &z.marta.1;
-    let busy = customer(&app, marta, "Ferretería Delicias", "Europe/Madrid").await;
-    let quiet = customer(&app, marta, "Ana Royo", "Europe/Madrid").await;
+    let marta = &z.marta.token;
+    let busy = customer(&app, marta, "Ferretería Delicias", "Europe/Madrid").await.id;
+    let quiet = customer(&app, marta, "Ana Royo", "Europe/Madrid").await.id;
     // Asked for by the customer, so the Sundays among the days are allowed too.
     let callback = |customer: &str, title: &str, due: &str| {
         json!({ "customer_id": customer, "kind": "callback", "title": title, "due_local": due, "lead": [],
@@ -302,8 +302,8 @@ async fn a_busy_customers_card_lists_the_ten_soonest_other_promises_and_counts_t
 async fn unacknowledged_due_prompt_escalates_to_the_managers() {
     let app = spawn_app_at(at("2026-03-16T09:00:00Z")).await;
     let z = zaragoza(&app).await;
-    let marta = &z.marta.1;
-    let c = customer(&app, marta, "Ana Royo", "Europe/Madrid").await;
+    let marta = &z.marta.token;
+    let c = customer(&app, marta, "Ana Royo", "Europe/Madrid").await.id;
     let quiet = app
         .created("/api/v1/promises", marta, json!({ "customer_id": c, "kind": "callback", "title": "Te llamo", "due_local": "2026-03-16T11:00", "lead": [] }))
         .await;
@@ -315,7 +315,7 @@ async fn unacknowledged_due_prompt_escalates_to_the_managers() {
     let seen_prompt = prompts.iter().find(|p| p["promise_id"] == seen["id"]).unwrap();
     app.created(&format!("/api/v1/prompts/{}/ack", seen_prompt["id"].as_str().unwrap()), marta, json!({})).await;
     assert_eq!(app.at("2026-03-16T10:10:00Z").await, 1);
-    let escalation = &inbox(&app, &z.manager.1).await[0];
+    let escalation = &inbox(&app, &z.manager.token).await[0];
     assert_eq!(escalation["purpose"], "escalation");
     assert_eq!(escalation["promise_id"], quiet["id"]);
     assert!(escalation["body"].as_str().unwrap().starts_with("ESCALADO"));
@@ -329,8 +329,8 @@ async fn unacknowledged_due_prompt_escalates_to_the_managers() {
 async fn open_deadline_is_missed_at_due_and_broken_a_week_later() {
     let app = spawn_app_at(at("2026-03-16T09:00:00Z")).await;
     let z = zaragoza(&app).await;
-    let marta = &z.marta.1;
-    let c = customer(&app, marta, "Pilar Ortega", "Europe/Madrid").await;
+    let marta = &z.marta.token;
+    let c = customer(&app, marta, "Pilar Ortega", "Europe/Madrid").await.id;
     let p = app
         .created(
             "/api/v1/promises",
@@ -357,8 +357,8 @@ async fn open_deadline_is_missed_at_due_and_broken_a_week_later() {
 async fn live_prompts_arrive_over_server_sent_events() {
     let app = spawn_app_at(at("2026-03-16T09:00:00Z")).await;
     let z = zaragoza(&app).await;
-    let marta = &z.marta.1;
-    let c = customer(&app, marta, "Ana Royo", "Europe/Madrid").await;
+    let marta = &z.marta.token;
+    let c = customer(&app, marta, "Ana Royo", "Europe/Madrid").await.id;
     let p = app
         .created("/api/v1/promises", marta, json!({ "customer_id": c, "kind": "callback", "title": "Te llamo", "due_local": "2026-03-16T11:00", "lead": [] }))
         .await;
@@ -392,8 +392,8 @@ async fn a_prompt_fired_by_one_instance_reaches_a_stream_open_on_another() {
     }
     let app = spawn_app_at(at("2026-03-16T09:00:00Z")).await;
     let z = zaragoza(&app).await;
-    let marta = &z.marta.1;
-    let c = customer(&app, marta, "Ana Royo", "Europe/Madrid").await;
+    let marta = &z.marta.token;
+    let c = customer(&app, marta, "Ana Royo", "Europe/Madrid").await.id;
     let p = app
         .created("/api/v1/promises", marta, json!({ "customer_id": c, "kind": "callback", "title": "Te llamo", "due_local": "2026-03-16T11:00", "lead": [] }))
         .await;
