@@ -61,35 +61,12 @@ pub async fn run<J: Job>(job: J) {
     let (db, clock) = (job.db().clone(), job.clock().clone());
     loop {
         let looked_at = clock.now().timestamp_millis();
-        let next = match AssertUnwindSafe(job.next_due()).catch_unwind().await {
-            Ok(Ok(next)) => next,
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "{} could not look for pending work; retrying shortly", J::NAME);
-                tokio::time::sleep(RETRY).await;
-                continue;
-            }
-            Err(panic) => {
-                tracing::error!(panic = panic_text(&panic), "{} panicked looking for work; retrying shortly", J::NAME);
-                tokio::time::sleep(RETRY).await;
-                continue;
-            }
-        };
+        let Some(next) = guarded::<J, _>("looking for pending work", job.next_due()).await else { continue };
         if next.is_some_and(|at| at <= looked_at) {
-            match AssertUnwindSafe(job.run_due()).catch_unwind().await {
-                // Due work it could not claim is leased by another instance (or by one that died, until its lease
-                // ends): wait a moment for the lease instead of spinning on claims.
-                Ok(Ok(0)) => tokio::time::sleep(StdDuration::from_millis(100)).await,
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, "{} pass failed; retrying shortly", J::NAME);
-                    tokio::time::sleep(RETRY).await;
-                }
-                // A panic mid-pass rolled its transaction back: the rows it held are claimed again when their
-                // lease ends.
-                Err(panic) => {
-                    tracing::error!(panic = panic_text(&panic), "{} pass panicked; retrying shortly", J::NAME);
-                    tokio::time::sleep(RETRY).await;
-                }
+            // Due work it could not claim is leased by another instance (or by one that died, until its lease
+            // ends): wait a moment for the lease instead of spinning on claims.
+            if guarded::<J, _>("a pass", job.run_due()).await == Some(0) {
+                tokio::time::sleep(StdDuration::from_millis(100)).await;
             }
             continue;
         }
@@ -99,6 +76,19 @@ pub async fn run<J: Job>(job: J) {
             Alarm::Sends => db.wakes().sender_sleeps(timer).await,
         }
     }
+}
+
+/// Awaits one step of a job; a step that fails or panics is logged and waited on for [`RETRY`], and gives `None`.
+/// A panic mid-pass rolled its transaction back: the rows it held are claimed again when their lease ends.
+async fn guarded<J: Job, T>(step: &str, work: impl Future<Output = Result<T, AppError>>) -> Option<T> {
+    let failure = match AssertUnwindSafe(work).catch_unwind().await {
+        Ok(Ok(done)) => return Some(done),
+        Ok(Err(e)) => e.to_string(),
+        Err(panic) => format!("panicked: {}", panic_text(&panic)),
+    };
+    tracing::error!(error = %failure, "{}: {step} failed; retrying shortly", J::NAME);
+    tokio::time::sleep(RETRY).await;
+    None
 }
 
 /// The message of a caught panic, for the log.
